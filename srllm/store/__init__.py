@@ -1,0 +1,489 @@
+"""The DuckDB store: schema migrations and every SQL statement; returns polars DataFrames.
+
+Concurrency design: DuckDB lets one process write a file (or several read it). srllm keeps
+no connection open: every read or write opens a short-lived connection, does its work and
+closes it, retrying while another process holds the lock. A CLI audit and the dashboard
+therefore share one file; each sees the data as of the other's last commit, and a lock is
+never shown to a user as a traceback (after a patient retry it becomes ``StoreBusyError``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from srllm.errors import StoreBusyError, StoreError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+GENERATION_COLUMNS = (
+    "run_id model prompt_id template_id axis group name kind prompt response sample_idx "
+    "n_tokens seconds error"
+).split()
+
+
+def migrations() -> list[tuple[int, Path]]:
+    """Numbered SQL migrations shipped with this version."""
+    out = []
+    for p in sorted(MIGRATIONS_DIR.glob("[0-9][0-9][0-9]_*.sql")):
+        out.append((int(p.name[:3]), p))
+    return out
+
+
+SCHEMA_VERSION = max(n for n, _ in migrations())
+
+
+def generation_id(run_id: str, model: str, prompt_id: str, sample_idx: int) -> str:
+    """Deterministic id: the same (run, model, prompt, sample) always maps to one row."""
+    key = f"{run_id}\x1f{model}\x1f{prompt_id}\x1f{sample_idx}"
+    return hashlib.sha1(key.encode()).hexdigest()[:20]
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
+    """A parameterized query's result as a polars DataFrame."""
+    return con.sql(sql, params=params or None).pl()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text or "conflicting" in text or "being used by another" in text
+
+
+class Store:
+    """One DuckDB file. Cheap to create; opens a connection per operation."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False, wait_s: float = 30.0):
+        self.path = Path(path).expanduser()
+        self.read_only = read_only
+        self.wait_s = wait_s
+        if read_only:
+            if not self.path.exists():
+                raise StoreError(f"no store at {self.path} (run an audit first)")
+        else:
+            parent = self.path.parent
+            if not parent.exists():
+                try:
+                    parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(f"cannot create {parent}: {exc.strerror}") from exc
+        self._check_and_migrate()
+
+    # -- connections ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def connect(self, *, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived connection, retried while another process holds the file lock.
+
+        Connections are read-write unless the store was opened read-only: DuckDB shares one
+        database instance between the threads of a process only when their configurations
+        match, and the dashboard's threads read while a background audit writes.
+        """
+        if write and self.read_only:
+            raise StoreError("this store was opened read-only")
+        deadline = time.monotonic() + self.wait_s
+        delay = 0.05
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=self.read_only)
+                break
+            except duckdb.IOException as exc:
+                if _is_lock_error(exc) and time.monotonic() < deadline:
+                    time.sleep(delay)
+                    delay = min(delay * 1.5, 0.5)
+                    continue
+                if _is_lock_error(exc):
+                    raise StoreBusyError(
+                        f"{self.path} is busy: another process is writing to it; try again"
+                    ) from exc
+                raise StoreError(f"cannot open {self.path}: {str(exc).splitlines()[0]}") from exc
+            except duckdb.Error as exc:
+                raise StoreError(
+                    f"{self.path} is not a usable DuckDB file: {str(exc).splitlines()[0]}"
+                ) from exc
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _exists(self) -> bool:
+        return self.path.exists() and self.path.stat().st_size > 0
+
+    # -- schema --------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        """The schema version recorded in the file (0 for a new file)."""
+        if not self._exists():
+            return 0
+        with self.connect() as con:
+            has = con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+            ).fetchall()[0]
+            if not has or not has[0]:
+                return 0
+            row = con.execute("SELECT max(version) FROM schema_version").fetchall()[0]
+            return int(row[0] or 0) if row else 0
+
+    def _check_and_migrate(self) -> None:
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {current}, newer than this srllm knows "
+                f"({SCHEMA_VERSION}): upgrade srllm to read it"
+            )
+        if current == SCHEMA_VERSION:
+            return
+        if self.read_only:
+            raise StoreError(f"{self.path} needs a schema upgrade; open it once for writing")
+        with self.connect(write=True) as con:
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
+            )
+            done = {r[0] for r in con.execute("SELECT version FROM schema_version").fetchall()}
+            for number, path in migrations():
+                if number in done:
+                    continue
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    con.execute(path.read_text())
+                    con.execute("INSERT INTO schema_version VALUES (?, ?)", [number, _now()])
+                    con.execute("COMMIT")
+                except duckdb.Error as exc:
+                    con.execute("ROLLBACK")
+                    raise StoreError(f"migration {path.name} failed: {exc}") from exc
+
+    # -- runs ----------------------------------------------------------------------------
+    def find_run(self, run: str) -> dict[str, Any] | None:
+        """A run by id or by name."""
+        with self.connect() as con:
+            df = _frame(
+                con, "SELECT * FROM runs WHERE run_id = ? OR run_name = ? LIMIT 1", [run, run]
+            )
+        return df.row(0, named=True) if df.height else None
+
+    def require_run(self, run: str) -> dict[str, Any]:
+        """Like ``find_run`` but raises a clear error."""
+        found = self.find_run(run)
+        if found is None:
+            raise StoreError(f"no run {run!r} in {self.path}")
+        return found
+
+    def create_run(
+        self,
+        *,
+        run_name: str | None,
+        prompts: pl.DataFrame,
+        prompt_source: str,
+        prompt_set_hash: str,
+        config: dict,
+        models: list[dict],
+        git_commit: str | None,
+        versions: dict,
+        seed: int,
+    ) -> str:
+        """Insert the run and its prompts in one transaction; return the run id."""
+        run_id = uuid.uuid4().hex[:12]
+        name = run_name or f"run-{_now():%Y%m%d-%H%M%S}-{run_id[:4]}"
+        table = prompts.select(
+            pl.lit(run_id).alias("run_id"),
+            "prompt_id",
+            "template_id",
+            "axis",
+            pl.col("group").alias("grp"),
+            "name",
+            "kind",
+            "prompt",
+        ).to_arrow()
+        with self.connect(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(
+                    "INSERT INTO runs (run_id, run_name, created_at, status, prompt_source, "
+                    "prompt_set_hash, n_prompts, config, models, git_commit, versions, seed) "
+                    "VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        run_id,
+                        name,
+                        _now(),
+                        prompt_source,
+                        prompt_set_hash,
+                        prompts.height,
+                        json.dumps(config),
+                        json.dumps(models),
+                        git_commit,
+                        json.dumps(versions),
+                        seed,
+                    ],
+                )
+                con.register("new_prompts", table)
+                con.execute("INSERT INTO prompts SELECT * FROM new_prompts")
+                con.execute("COMMIT")
+            except duckdb.ConstraintException as exc:
+                con.execute("ROLLBACK")
+                raise StoreError(f"a run named {name!r} already exists") from exc
+        return run_id
+
+    def set_run_status(self, run_id: str, status: str, *, models: list[dict] | None = None) -> None:
+        """Mark a run running/finished/failed/interrupted."""
+        finished = _now() if status in {"finished", "failed", "interrupted"} else None
+        with self.connect(write=True) as con:
+            con.execute(
+                "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
+                [status, finished, run_id],
+            )
+            if models is not None:
+                con.execute(
+                    "UPDATE runs SET models = ? WHERE run_id = ?", [json.dumps(models), run_id]
+                )
+
+    def list_runs(self) -> pl.DataFrame:
+        """Runs newest first, with generation counts."""
+        with self.connect() as con:
+            return _frame(
+                con,
+                """
+                SELECT r.run_id, r.run_name, r.created_at, r.finished_at, r.status,
+                       r.prompt_source, r.n_prompts, r.models, r.config,
+                       count(g.generation_id) AS n_generations,
+                       count(g.error) AS n_errors
+                FROM runs r LEFT JOIN generations g USING (run_id)
+                GROUP BY ALL ORDER BY r.created_at DESC
+                """,
+            )
+
+    def delete_run(self, run_id: str) -> None:
+        """Remove a run and everything that belongs to it."""
+        with self.connect(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            for sql in (
+                "DELETE FROM scores WHERE generation_id IN "
+                "(SELECT generation_id FROM generations WHERE run_id = ?)",
+                "DELETE FROM labels WHERE generation_id IN "
+                "(SELECT generation_id FROM generations WHERE run_id = ?)",
+                "DELETE FROM generations WHERE run_id = ?",
+                "DELETE FROM prompts WHERE run_id = ?",
+                "DELETE FROM runs WHERE run_id = ?",
+            ):
+                con.execute(sql, [run_id])
+            con.execute("COMMIT")
+
+    def run_prompts(self, run_id: str) -> pl.DataFrame:
+        """The prompt set stored with a run (``group`` column restored)."""
+        with self.connect() as con:
+            return _frame(
+                con,
+                'SELECT prompt_id, template_id, axis, grp AS "group", name, kind, prompt '
+                "FROM prompts WHERE run_id = ? ORDER BY prompt_id",
+                [run_id],
+            )
+
+    def done_keys(self, run_id: str, model: str) -> set[tuple[str, int]]:
+        """(prompt_id, sample_idx) pairs already generated for a model in a run."""
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT prompt_id, sample_idx FROM generations WHERE run_id = ? AND model = ?",
+                [run_id, model],
+            ).fetchall()
+        return {(r[0], int(r[1])) for r in rows}
+
+    # -- generations and scores ----------------------------------------------------------
+    def add_generations(self, rows: Sequence[dict[str, Any]], scores: Sequence[dict] = ()) -> int:
+        """Insert generations (and their scores) in one transaction; duplicates are ignored.
+
+        Each row needs run_id, model, prompt_id, sample_idx, response, n_tokens, seconds,
+        error. Returns the number of rows newly inserted.
+        """
+        if not rows:
+            return 0
+        now = _now()
+        gen = pl.DataFrame(
+            [
+                {
+                    "generation_id": generation_id(
+                        r["run_id"], r["model"], r["prompt_id"], int(r["sample_idx"])
+                    ),
+                    "run_id": r["run_id"],
+                    "model": r["model"],
+                    "prompt_id": r["prompt_id"],
+                    "sample_idx": int(r["sample_idx"]),
+                    "response": r.get("response"),
+                    "n_tokens": int(r.get("n_tokens") or 0),
+                    "seconds": float(r.get("seconds") or 0.0),
+                    "error": r.get("error"),
+                    "created_at": now,
+                }
+                for r in rows
+            ],
+            schema={
+                "generation_id": pl.String,
+                "run_id": pl.String,
+                "model": pl.String,
+                "prompt_id": pl.String,
+                "sample_idx": pl.Int32,
+                "response": pl.String,
+                "n_tokens": pl.Int32,
+                "seconds": pl.Float64,
+                "error": pl.String,
+                "created_at": pl.Datetime("us"),
+            },
+        ).to_arrow()
+        with self.connect(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                before = con.execute("SELECT count(*) FROM generations").fetchall()[0][0]
+                con.register("new_gen", gen)
+                con.execute("INSERT INTO generations SELECT * FROM new_gen ON CONFLICT DO NOTHING")
+                after = con.execute("SELECT count(*) FROM generations").fetchall()[0][0]
+                if scores:
+                    self._insert_scores(con, scores, now)
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                con.execute("ROLLBACK")
+                raise StoreError(f"cannot write generations: {exc}") from exc
+        return int(after - before)
+
+    @staticmethod
+    def _insert_scores(con: duckdb.DuckDBPyConnection, scores: Sequence[dict], now: datetime):
+        table = pl.DataFrame(
+            [
+                {
+                    "generation_id": s["generation_id"],
+                    "scorer": s["scorer"],
+                    "version": s["version"],
+                    "value": None if s.get("value") is None else float(s["value"]),
+                    "label": s.get("label"),
+                    "created_at": now,
+                }
+                for s in scores
+            ],
+            schema={
+                "generation_id": pl.String,
+                "scorer": pl.String,
+                "version": pl.String,
+                "value": pl.Float64,
+                "label": pl.String,
+                "created_at": pl.Datetime("us"),
+            },
+        ).to_arrow()
+        con.register("new_scores", table)
+        con.execute(
+            "INSERT INTO scores SELECT * FROM new_scores ON CONFLICT DO UPDATE SET "
+            "value = excluded.value, label = excluded.label, created_at = excluded.created_at"
+        )
+
+    def add_scores(self, scores: Sequence[dict]) -> None:
+        """Insert or update scores (generation_id, scorer, version, value, label)."""
+        if not scores:
+            return
+        with self.connect(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            self._insert_scores(con, scores, _now())
+            con.execute("COMMIT")
+
+    def unscored(self, run_id: str, scorer: str, version: str) -> pl.DataFrame:
+        """Generations of a run that lack a given scorer version."""
+        with self.connect() as con:
+            return _frame(
+                con,
+                """
+                SELECT g.generation_id, p.prompt, g.response
+                FROM generations g JOIN prompts p USING (run_id, prompt_id)
+                WHERE g.run_id = ? AND g.error IS NULL AND NOT EXISTS (
+                    SELECT 1 FROM scores s WHERE s.generation_id = g.generation_id
+                    AND s.scorer = ? AND s.version = ?)
+                """,
+                [run_id, scorer, version],
+            )
+
+    def generations(self, run_id: str | None = None) -> pl.DataFrame:
+        """One row per generation joined with its prompt (the export format)."""
+        where, params = ("WHERE g.run_id = ?", [run_id]) if run_id else ("", [])
+        with self.connect() as con:
+            return _frame(
+                con,
+                f"""
+                SELECT g.run_id, g.model, g.prompt_id, p.template_id, p.axis, p.grp AS "group",
+                       p.name, p.kind, p.prompt, g.response, g.sample_idx, g.n_tokens,
+                       g.seconds, g.error, g.generation_id, g.created_at
+                FROM generations g JOIN prompts p USING (run_id, prompt_id)
+                {where}
+                ORDER BY g.run_id, g.model, g.prompt_id, g.sample_idx
+                """,  # noqa: S608 - the WHERE clause is a constant; values are parameters
+                params,
+            )
+
+    def scored_frame(self, run_id: str) -> pl.DataFrame:
+        """Generations with their latest scores as columns (what the statistics read)."""
+        with self.connect() as con:
+            return _frame(
+                con,
+                """
+                WITH s AS (
+                    SELECT generation_id, scorer, value, label,
+                           row_number() OVER (PARTITION BY generation_id, scorer
+                                              ORDER BY created_at DESC) AS rn
+                    FROM scores
+                    WHERE generation_id IN (SELECT generation_id FROM generations
+                                            WHERE run_id = ?)
+                )
+                SELECT g.run_id, g.model, g.prompt_id, p.template_id, p.axis,
+                       p.grp AS "group", p.name, p.kind, g.sample_idx, p.prompt, g.response,
+                       g.error, g.generation_id,
+                       max(CASE WHEN s.scorer = 'category' THEN s.label END) AS category,
+                       max(CASE WHEN s.scorer = 'category' THEN s.value END) AS refusal_prob,
+                       max(CASE WHEN s.scorer = 'toxicity' THEN s.value END) AS toxicity,
+                       max(CASE WHEN s.scorer = 'sentiment' THEN s.value END) AS sentiment,
+                       max(CASE WHEN s.scorer = 'risk' THEN s.label END) AS risk
+                FROM generations g
+                JOIN prompts p USING (run_id, prompt_id)
+                LEFT JOIN s ON s.generation_id = g.generation_id AND s.rn = 1
+                WHERE g.run_id = ?
+                GROUP BY ALL
+                ORDER BY g.model, g.prompt_id, g.sample_idx
+                """,
+                [run_id, run_id],
+            )
+
+    # -- human labels --------------------------------------------------------------------
+    def add_label(self, generation_id: str, annotator: str, category: str, note: str = "") -> None:
+        """Record (or replace) one annotator's label for a generation."""
+        with self.connect(write=True) as con:
+            con.execute(
+                "INSERT INTO labels VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "category = excluded.category, note = excluded.note, "
+                "created_at = excluded.created_at",
+                [generation_id, annotator.strip(), category, note, _now()],
+            )
+
+    def labels(self, run_id: str | None = None) -> pl.DataFrame:
+        """Human labels, optionally for one run."""
+        where, params = ("WHERE g.run_id = ?", [run_id]) if run_id else ("", [])
+        with self.connect() as con:
+            return _frame(
+                con,
+                f"""
+                SELECT l.*, g.run_id, g.model, p.grp AS "group"
+                FROM labels l JOIN generations g USING (generation_id)
+                JOIN prompts p USING (run_id, prompt_id) {where}
+                """,  # noqa: S608 - constant clause
+                params,
+            )
+
+    def summary(self) -> dict[str, int]:
+        """Counts for the overview page."""
+        with self.connect() as con:
+            out = {}
+            for table in ("runs", "prompts", "generations", "scores", "labels"):
+                out[table] = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+        return out
