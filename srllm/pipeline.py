@@ -16,7 +16,7 @@ import polars as pl
 from srllm.config import PROJECT_ROOT, ModelSpec, RunConfig
 from srllm.errors import ConfigError, StoreError
 from srllm.models import Generation, LoadedModel, generate, load_model, resolve_model
-from srllm.prompts import load_prompt_set, prompt_set_hash
+from srllm.prompts import PROMPT_COLUMNS, load_prompt_set, prompt_set_hash
 from srllm.store import Store, generation_id
 
 log = logging.getLogger(__name__)
@@ -289,3 +289,57 @@ def score_run(store: Store, run_id: str, *, batch: int = 256) -> int:
         )
         n += part.height
     return n
+
+
+LIVE_RUN = "live-probe"
+
+
+def live_run_id(store: Store) -> str:
+    """The run that collects live probes (created on first use)."""
+    found = store.find_run(LIVE_RUN)
+    if found is not None:
+        return str(found["run_id"])
+    empty = pl.DataFrame(schema={c: pl.String for c in PROMPT_COLUMNS})
+    try:
+        return store.create_run(
+            run_name=LIVE_RUN,
+            prompts=empty,
+            prompt_source="live",
+            prompt_set_hash="live",
+            config={"kind": "live probe"},
+            models=[],
+            git_commit=git_commit(),
+            versions=library_versions(),
+            seed=0,
+        )
+    except StoreError:  # another session created it at the same moment
+        return str(store.require_run(LIVE_RUN)["run_id"])
+
+
+def record_live(
+    store: Store, prompt_row: dict[str, str | None], model: str, gen: Generation
+) -> tuple[str, list[dict]]:
+    """Store one live-probe response with its scores; returns (generation_id, score rows)."""
+    run_id = live_run_id(store)
+    store.add_prompts(
+        run_id, pl.DataFrame([prompt_row], schema={c: pl.String for c in PROMPT_COLUMNS})
+    )
+    k = store.next_sample_idx(run_id, model, str(prompt_row["prompt_id"]))
+    gid = generation_id(run_id, model, str(prompt_row["prompt_id"]), k)
+    scores = [] if gen.error else score_rows([gid], [str(prompt_row["prompt"])], [gen.text])
+    store.add_generations(
+        [
+            {
+                "run_id": run_id,
+                "model": model,
+                "prompt_id": prompt_row["prompt_id"],
+                "sample_idx": k,
+                "response": gen.text,
+                "n_tokens": gen.n_tokens,
+                "seconds": gen.seconds,
+                "error": gen.error,
+            }
+        ],
+        scores,
+    )
+    return gid, scores

@@ -19,6 +19,7 @@ class Generation:
     n_tokens: int
     seconds: float
     error: str | None = None
+    token_ids: tuple[int, ...] = ()
 
 
 def chat_text(tokenizer: object, prompt: str, system: str | None = None) -> str:
@@ -97,6 +98,7 @@ def generate(
                         text=tok.decode(ids, skip_special_tokens=True).strip(),
                         n_tokens=len(ids),
                         seconds=share,
+                        token_ids=tuple(ids),
                     )
                 )
         except Exception as exc:  # one bad batch is recorded, the run goes on

@@ -234,6 +234,37 @@ class Store:
                 raise StoreError(f"a run named {name!r} already exists") from exc
         return run_id
 
+    def add_prompts(self, run_id: str, prompts: pl.DataFrame) -> None:
+        """Add prompts to an existing run (live probes); existing ids are kept as they are."""
+        table = prompts.select(
+            pl.lit(run_id).alias("run_id"),
+            "prompt_id",
+            "template_id",
+            "axis",
+            pl.col("group").alias("grp"),
+            "name",
+            "kind",
+            "prompt",
+        ).to_arrow()
+        with self.connect(write=True) as con:
+            con.register("more_prompts", table)
+            con.execute("INSERT INTO prompts SELECT * FROM more_prompts ON CONFLICT DO NOTHING")
+            con.execute(
+                "UPDATE runs SET n_prompts = (SELECT count(*) FROM prompts WHERE run_id = ?) "
+                "WHERE run_id = ?",
+                [run_id, run_id],
+            )
+
+    def next_sample_idx(self, run_id: str, model: str, prompt_id: str) -> int:
+        """The next free sample index for a prompt (live probes repeat prompts)."""
+        with self.connect() as con:
+            row = con.execute(
+                "SELECT coalesce(max(sample_idx) + 1, 0) FROM generations "
+                "WHERE run_id = ? AND model = ? AND prompt_id = ?",
+                [run_id, model, prompt_id],
+            ).fetchall()[0]
+        return int(row[0])
+
     def set_run_status(self, run_id: str, status: str, *, models: list[dict] | None = None) -> None:
         """Mark a run running/finished/failed/interrupted."""
         finished = _now() if status in {"finished", "failed", "interrupted"} else None

@@ -1,0 +1,59 @@
+"""srllm dashboard: router and shared sidebar only. Start with ``streamlit run app.py``."""
+
+from __future__ import annotations
+
+import os
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import streamlit as st  # noqa: E402
+
+from srllm.models import default_adapter  # noqa: E402
+from ui import cache, state  # noqa: E402
+
+st.set_page_config(page_title="srllm audit", page_icon="🛡️", layout="wide")
+
+PAGES = [
+    st.Page("pages/overview.py", title="Overview", icon="🏠", default=True),
+    st.Page("pages/live_probe.py", title="Live probe", icon="🔎"),
+]
+
+
+def sidebar() -> None:
+    """Store path, run picker and model picker shared by every page."""
+    with st.sidebar:
+        st.markdown("### srllm")
+        st.text_input("Store (DuckDB file)", value=state.db_path(), key="db_path")
+        if state.db_exists():
+            try:
+                runs = cache.runs(state.db_path(), time.time() // 5)
+            except Exception as exc:  # noqa: BLE001 - shown as one line
+                st.warning(f"Store unreadable: {exc}")
+                runs = None
+            if runs is not None and runs.height:
+                labels = {
+                    r["run_id"]: f"{r['run_name']} · {r['status']} · {r['n_generations']} gens"
+                    for r in runs.iter_rows(named=True)
+                }
+                ids = list(labels)
+                current = st.session_state.get("run_id")
+                st.selectbox(
+                    "Run",
+                    ids,
+                    index=ids.index(current) if current in ids else 0,
+                    format_func=labels.get,
+                    key="run_id",
+                )
+                if any(r["status"] == "running" for r in runs.iter_rows(named=True)):
+                    st.info("A run is in progress: figures show data as of its last batch.")
+        else:
+            st.caption("No store yet: run a live probe or an audit to create it.")
+        options = ["base"] + (["tuned"] if default_adapter() else [])
+        st.multiselect("Models", options, default=options, key="models")
+        if not default_adapter():
+            st.caption("Only the base model is available: no safety adapter in data/adapters/.")
+
+
+sidebar()
+st.navigation(PAGES).run()

@@ -1,0 +1,206 @@
+"""The CLI end to end on the real embedded model and a real DuckDB file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import polars as pl
+import pytest
+from conftest import FIXTURES, ROOT, run_cli
+
+from srllm.store import Store
+
+CSV = str(FIXTURES / "prompts40.csv")
+
+
+@pytest.mark.slow
+def test_audit_export_rerun_adds_nothing(tmp_path):
+    db = str(tmp_path / "a.duckdb")
+    res = run_cli(
+        "audit",
+        "--prompts",
+        CSV,
+        "--models",
+        "base",
+        "--db",
+        db,
+        "--max-new-tokens",
+        "24",
+        "--run-name",
+        "r1",
+        "--batch-size",
+        "20",
+    )
+    assert res.returncode == 0, res.stderr
+    run_id = res.stdout.strip().splitlines()[-1]
+    out = tmp_path / "e.csv"
+    assert run_cli("export", "--db", db, "--run", run_id, "--out", str(out)).returncode == 0
+    df = pl.read_csv(out)
+    assert df.height == 40
+    for col in [
+        "run_id",
+        "model",
+        "prompt_id",
+        "template_id",
+        "axis",
+        "group",
+        "name",
+        "kind",
+        "prompt",
+        "response",
+        "sample_idx",
+    ]:
+        assert col in df.columns
+    assert df["response"].null_count() == 0
+    assert df["response"].str.len_chars().min() > 0
+    assert df["prompt_id"].n_unique() == 40
+    again = run_cli(
+        "audit",
+        "--prompts",
+        CSV,
+        "--models",
+        "base",
+        "--db",
+        db,
+        "--max-new-tokens",
+        "24",
+        "--run-name",
+        "r1",
+    )
+    assert again.returncode == 0, again.stderr
+    assert "0 new generations" in again.stderr
+    assert Store(db).summary()["generations"] == 40
+    parquet = tmp_path / "e.parquet"
+    assert run_cli("export", "--db", db, "--out", str(parquet)).returncode == 0
+    assert pl.read_parquet(parquet).height == 40
+
+
+@pytest.mark.slow
+def test_killed_audit_resumes_only_missing_rows(tmp_path):
+    db = tmp_path / "k.duckdb"
+    args = [
+        sys.executable,
+        "-m",
+        "srllm",
+        "audit",
+        "--prompts",
+        CSV,
+        "--models",
+        "base",
+        "--db",
+        str(db),
+        "--max-new-tokens",
+        "16",
+        "--run-name",
+        "k",
+        "--batch-size",
+        "4",
+    ]
+    proc = subprocess.Popen(
+        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy()
+    )
+    deadline = time.time() + 300
+    seen = 0
+    while time.time() < deadline:
+        time.sleep(1.0)
+        if db.exists():
+            try:
+                seen = Store(db, wait_s=5).summary()["generations"]
+            except Exception:  # noqa: BLE001 - file being created
+                seen = 0
+            if seen >= 8:
+                break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = Store(db).summary()["generations"]
+    assert 8 <= partial < 40
+    res = run_cli(
+        "audit",
+        "--prompts",
+        CSV,
+        "--models",
+        "base",
+        "--db",
+        str(db),
+        "--max-new-tokens",
+        "16",
+        "--run-name",
+        "k",
+        "--batch-size",
+        "4",
+    )
+    assert res.returncode == 0, res.stderr
+    assert f"{40 - partial} new generations, {partial} already stored" in res.stderr
+    gens = Store(db).generations()
+    assert gens.height == 40 and gens["prompt_id"].n_unique() == 40
+
+
+def _bad(tmp_path, name: str, text: str | bytes) -> str:
+    p = tmp_path / name
+    if isinstance(text, bytes):
+        p.write_bytes(text)
+    else:
+        p.write_text(text)
+    return str(p)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing_column",
+        "unknown_set",
+        "no_slot",
+        "unreadable",
+        "unknown_model",
+        "binary_junk",
+        "empty_file",
+        "bad_flag",
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_2_with_nothing_written(tmp_path, case):
+    db = tmp_path / "bad.duckdb"
+    prompts, models, extra = CSV, "base", []
+    if case == "missing_column":
+        prompts = _bad(tmp_path, "m.csv", "prompt_id,group,prompt\n1,Muslim,Hi\n")
+    elif case == "unknown_set":
+        prompts = "no-such-set"
+    elif case == "no_slot":
+        prompts = _bad(tmp_path, "t.jsonl", "")
+        # a template without a slot, through the template path of the library
+        from srllm.errors import PromptSetError
+        from srllm.prompts import check_template
+
+        with pytest.raises(PromptSetError, match="no slot"):
+            check_template("Write a poem.")
+        with pytest.raises(PromptSetError, match="unknown slot"):
+            check_template("Write a poem about {colour}.")
+    elif case == "unreadable":
+        prompts = _bad(tmp_path, "u.csv", "prompt_id,template_id,group,prompt\n1,t,g,p\n")
+        os.chmod(prompts, 0)
+        if os.geteuid() == 0:
+            prompts = str(tmp_path)  # root reads anything: a directory is unreadable as a file
+    elif case == "unknown_model":
+        models = "no-such-model"
+    elif case == "binary_junk":
+        prompts = _bad(tmp_path, "j.parquet", os.urandom(2048))
+    elif case == "empty_file":
+        prompts = _bad(tmp_path, "e.csv", "")
+    elif case == "bad_flag":
+        extra = ["--max-new-tokens", "0"]
+    res = run_cli("audit", "--prompts", prompts, "--models", models, "--db", str(db), *extra)
+    assert res.returncode == 2, (case, res.stdout, res.stderr)
+    lines = [x for x in res.stderr.strip().splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("srllm: error:"), res.stderr
+    assert "Traceback" not in res.stderr
+    if db.exists():
+        assert Store(db).summary()["generations"] == 0
+
+
+def test_models_lists_the_embedded_base():
+    res = run_cli("models")
+    assert res.returncode == 0
+    assert "base" in res.stdout and "SmolLM2-135M-Instruct" in res.stdout

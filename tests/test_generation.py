@@ -1,0 +1,48 @@
+"""Generation on the real embedded model."""
+
+from __future__ import annotations
+
+import pytest
+
+from srllm.config import GenerationConfig
+from srllm.models import generate, stream
+
+PROMPTS = [
+    "Write a short birthday message for my Muslim coworker.",
+    "Give me three tips for a job interview.",
+    "What is the capital of France?",
+    "Suggest a name for a cat owned by Jamal.",
+    "Explain in one sentence why the sky is blue.",
+    "Plan a picnic for a Hindu family of four.",
+    "How do I boil an egg?",
+    "Write a haiku about autumn leaves for my Black neighbour.",
+]
+
+
+@pytest.mark.slow
+def test_batched_greedy_equals_one_at_a_time_token_for_token(base_model):
+    cfg = GenerationConfig(max_new_tokens=24, batch_size=8)
+    batched = generate(base_model, PROMPTS, cfg)
+    single = [
+        generate(base_model, [p], GenerationConfig(max_new_tokens=24, batch_size=1))[0]
+        for p in PROMPTS
+    ]
+    for p, b, s in zip(PROMPTS, batched, single, strict=True):
+        assert b.error is None and s.error is None
+        assert b.token_ids == s.token_ids, p
+        assert b.n_tokens > 0 and b.text
+
+
+@pytest.mark.slow
+def test_stream_matches_batch_and_sampling_is_seeded(base_model):
+    cfg = GenerationConfig(max_new_tokens=20)
+    streamed = "".join(stream(base_model, PROMPTS[1], cfg)).strip()
+    assert streamed == generate(base_model, [PROMPTS[1]], cfg)[0].text
+    hot = GenerationConfig(max_new_tokens=20, temperature=1.0, seed=7)
+    a = generate(base_model, PROMPTS[:3], hot)
+    b = generate(base_model, PROMPTS[:3], hot)
+    assert [g.token_ids for g in a] == [g.token_ids for g in b]
+    c = generate(
+        base_model, PROMPTS[:3], GenerationConfig(max_new_tokens=20, temperature=1.0, seed=8)
+    )
+    assert [g.token_ids for g in a] != [g.token_ids for g in c]

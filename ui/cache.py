@@ -1,0 +1,55 @@
+"""All Streamlit caching lives here."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from srllm.config import ModelSpec
+from srllm.models import LoadedModel, load_model
+
+
+@st.cache_resource(show_spinner="Loading model (once per server)…", max_entries=4)
+def model(spec: ModelSpec) -> LoadedModel:
+    """A loaded model shared by every session of this server."""
+    return load_model(spec)
+
+
+@st.cache_data(show_spinner=False)
+def groups_table() -> pl.DataFrame:
+    """Demographic groups as a table (axis, group, adj, plural)."""
+    from srllm.prompts import load_groups
+
+    return pl.DataFrame([g.__dict__ for g in load_groups()])
+
+
+@st.cache_data(show_spinner=False)
+def names_table() -> pl.DataFrame:
+    """First names by origin (origin, name, gender)."""
+    from srllm.prompts import load_names
+
+    return pl.DataFrame([n.__dict__ for n in load_names()])
+
+
+@st.cache_data(show_spinner=False)
+def templates(set_name: str) -> list[dict]:
+    """Templates of a built-in set."""
+    from srllm.prompts import PROMPTS_DIR, read_templates
+
+    return read_templates(PROMPTS_DIR / f"{set_name}.jsonl")
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def runs(db: str, _stamp: float) -> pl.DataFrame:
+    """Runs in the store (refreshed every few seconds)."""
+    from srllm.store import Store
+
+    return Store(db).list_runs()
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def scored_frame(db: str, run_id: str, _stamp: float) -> pl.DataFrame:
+    """A run's generations with scores."""
+    from srllm.store import Store
+
+    return Store(db).scored_frame(run_id)
