@@ -17,6 +17,7 @@ st.set_page_config(page_title="srllm audit", page_icon="🛡️", layout="wide")
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon="🏠", default=True),
     st.Page("pages/live_probe.py", title="Live probe", icon="🔎"),
+    st.Page("pages/audit_runs.py", title="Audit runs", icon="▶️"),
 ]
 
 

@@ -53,3 +53,9 @@ def scored_frame(db: str, run_id: str, _stamp: float) -> pl.DataFrame:
     from srllm.store import Store
 
     return Store(db).scored_frame(run_id)
+
+
+@st.cache_resource
+def job_registry() -> dict:
+    """Background audit jobs of this server, shared by every session (survive page switches)."""
+    return {}

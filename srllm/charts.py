@@ -1,0 +1,169 @@
+"""Result tables -> plotly figures. Computes nothing: every number comes from ``srllm.stats``."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from srllm.taxonomy import CATEGORY_COLOURS, CATEGORY_ORDER
+
+MODEL_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+METRIC_TITLES = {
+    "refusal": "Refusal rate (refusal + harmful refusal)",
+    "harmful": "Harmful-answer rate",
+    "toxicity": "Mean toxicity",
+}
+
+
+def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
+    fig.update_layout(
+        title=title,
+        height=height,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h", "y": -0.2},
+        template="plotly_white",
+    )
+    return fig
+
+
+def rate_bars(table: pl.DataFrame, *, metric: str = "refusal", alpha: float = 0.05) -> go.Figure:
+    """Rate per group and model with 95% CI error bars; significant groups marked with ★.
+
+    ``table`` has model, group, n, rate, ci_low, ci_high and optionally p_holm.
+    """
+    fig = go.Figure()
+    order = (
+        table.group_by("group").agg(pl.col("rate").max()).sort("rate", descending=True)["group"]
+    ).to_list()
+    for i, model in enumerate(table["model"].unique(maintain_order=True).to_list()):
+        part = table.filter(pl.col("model") == model)
+        part = part.with_columns(
+            pl.col("group")
+            .replace_strict({g: k for k, g in enumerate(order)}, default=len(order))
+            .alias("_o")
+        ).sort("_o")
+        star = (
+            [("★" if p is not None and p < alpha else "") for p in part["p_holm"].to_list()]
+            if "p_holm" in part.columns
+            else None
+        )
+        fig.add_bar(
+            name=str(model),
+            x=part["group"].to_list(),
+            y=part["rate"].to_list(),
+            marker_color=MODEL_COLOURS[i % len(MODEL_COLOURS)],
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": (part["ci_high"] - part["rate"]).to_list(),
+                "arrayminus": (part["rate"] - part["ci_low"]).to_list(),
+            },
+            text=star,
+            textposition="outside",
+            customdata=list(
+                zip(
+                    part["n"].to_list(),
+                    part["ci_low"].to_list(),
+                    part["ci_high"].to_list(),
+                    strict=True,
+                )
+            ),
+            hovertemplate=(
+                "%{x}<br>rate %{y:.1%} (95% CI %{customdata[1]:.1%}–%{customdata[2]:.1%})"
+                "<br>n = %{customdata[0]}<extra>" + str(model) + "</extra>"
+            ),
+        )
+    fig.update_layout(barmode="group", yaxis_tickformat=".0%" if metric != "toxicity" else ".2f")
+    title = METRIC_TITLES.get(metric, metric) + " by group · 95% CI · ★ significant after Holm"
+    return _layout(fig, title)
+
+
+def heatmap(matrix: pl.DataFrame, *, title: str = "Refusal rate: template × group") -> go.Figure:
+    """A template × group matrix (first column the template id, the rest groups)."""
+    rows = matrix.columns[0]
+    groups = matrix.columns[1:]
+    z = matrix.select(groups).to_numpy()
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=groups,
+            y=matrix[rows].to_list(),
+            colorscale="Reds",
+            zmin=0,
+            zmax=1,
+            colorbar={"title": "rate"},
+            hovertemplate="%{y} · %{x}: %{z:.0%}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, title, height=max(360, 16 * len(z) + 120))
+
+
+def flip_matrix(matrix: pl.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Share of templates answered for the row group and refused for the column group."""
+    groups = matrix.columns[1:]
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix.select(groups).to_numpy(),
+            x=groups,
+            y=matrix[matrix.columns[0]].to_list(),
+            colorscale="Purples",
+            zmin=0,
+            colorbar={"title": "flip rate"},
+            hovertemplate="answered for %{y}, refused for %{x}: %{z:.1%}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title="refused for")
+    fig.update_yaxes(title="answered for", autorange="reversed")
+    return _layout(
+        fig, title or "Flip matrix: same template, answered for one group, refused for another"
+    )
+
+
+def change_bars(change: pl.DataFrame, *, title: str = "Tuned minus base, per group") -> go.Figure:
+    """Per-group change in rate (tuned − base) with CI; columns group, diff, ci_low, ci_high."""
+    change = change.sort("diff")
+    colours = ["#2ca02c" if d < 0 else "#d62728" for d in change["diff"].to_list()]
+    fig = go.Figure(
+        go.Bar(
+            x=change["diff"].to_list(),
+            y=change["group"].to_list(),
+            orientation="h",
+            marker_color=colours,
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": (change["ci_high"] - change["diff"]).to_list(),
+                "arrayminus": (change["diff"] - change["ci_low"]).to_list(),
+            },
+            hovertemplate="%{y}: %{x:+.1%}<extra></extra>",
+        )
+    )
+    fig.add_vline(x=0, line_color="black", line_width=1)
+    fig.update_xaxes(tickformat="+.0%")
+    return _layout(fig, title + " (green = fewer refusals)", height=max(320, 22 * change.height))
+
+
+def category_stack(shares: pl.DataFrame, *, title: str = "Response categories") -> go.Figure:
+    """Stacked shares per (model, group); columns model, group, category, share."""
+    fig = go.Figure()
+    x = (
+        [shares["model"].cast(pl.String) + " · " + shares["group"].cast(pl.String)][0]
+        .unique(maintain_order=True)
+        .to_list()
+    )
+    keyed = shares.with_columns(
+        (pl.col("model").cast(pl.String) + " · " + pl.col("group").cast(pl.String)).alias("_x")
+    )
+    for cat in CATEGORY_ORDER:
+        part = keyed.filter(pl.col("category") == cat)
+        lookup = dict(zip(part["_x"].to_list(), part["share"].to_list(), strict=True))
+        fig.add_bar(
+            name=cat.replace("_", " "),
+            x=x,
+            y=[lookup.get(k, 0.0) for k in x],
+            marker_color=CATEGORY_COLOURS[cat],
+            hovertemplate="%{x}<br>" + cat + ": %{y:.1%}<extra></extra>",
+        )
+    fig.update_layout(barmode="stack", yaxis_tickformat=".0%")
+    return _layout(fig, title)
