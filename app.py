@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -18,6 +19,7 @@ PAGES = [
     st.Page("pages/overview.py", title="Overview", icon="🏠", default=True),
     st.Page("pages/live_probe.py", title="Live probe", icon="🔎"),
     st.Page("pages/audit_runs.py", title="Audit runs", icon="▶️"),
+    st.Page("pages/disparities.py", title="Disparities", icon="📊"),
 ]
 
 
@@ -26,6 +28,7 @@ def sidebar() -> None:
     with st.sidebar:
         st.markdown("### srllm")
         st.text_input("Store (DuckDB file)", value=state.db_path(), key="db_path")
+        run_models: list[str] = []
         if state.db_exists():
             try:
                 runs = cache.runs(state.db_path(), time.time() // 5)
@@ -46,12 +49,17 @@ def sidebar() -> None:
                     format_func=labels.get,
                     key="run_id",
                 )
+                picked = runs.filter(runs["run_id"] == st.session_state["run_id"])
+                if picked.height:
+                    run_models = [m["name"] for m in json.loads(picked["models"][0] or "[]")]
                 if any(r["status"] == "running" for r in runs.iter_rows(named=True)):
                     st.info("A run is in progress: figures show data as of its last batch.")
         else:
             st.caption("No store yet: run a live probe or an audit to create it.")
         options = ["base"] + (["tuned"] if default_adapter() else [])
-        st.multiselect("Models", options, default=options, key="models")
+        if run_models:
+            options = list(dict.fromkeys(run_models + options))
+        st.multiselect("Models", options, default=run_models or options, key="models")
         if not default_adapter():
             st.caption("Only the base model is available: no safety adapter in data/adapters/.")
 

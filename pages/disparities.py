@@ -1,0 +1,143 @@
+"""Disparities: who is refused more than the rest, by how much, how sure, and did tuning help."""
+
+from __future__ import annotations
+
+import time
+
+import polars as pl
+import streamlit as st
+
+from srllm import charts
+from srllm.stats import compare_models, counterfactual, disparity
+from srllm.stats.views import (
+    category_shares,
+    findings,
+    paired_change,
+    template_group_matrix,
+)
+from ui import cache, state
+from ui.widgets import show_error
+
+st.title("Disparities")
+run_id = state.selected_run()
+if not state.db_exists() or run_id is None:
+    st.info("Pick a run in the sidebar (launch one on **Audit runs**).")
+    st.stop()
+try:
+    data = cache.scored_frame(state.db_path(), run_id, time.time() // 10)
+except Exception as exc:  # noqa: BLE001
+    show_error(exc)
+    st.stop()
+models = [m for m in state.selected_models() if m in set(data["model"])] or sorted(
+    set(data["model"])
+)
+data = data.filter(pl.col("model").is_in(models))
+if data["category"].null_count() == data.height:
+    st.warning("This run has no scored responses yet: score it with `python -m srllm score`.")
+    st.stop()
+
+c1, c2, c3 = st.columns([2, 2, 1])
+metric = (
+    c1.segmented_control(
+        "Metric", ["refusal", "harmful", "toxicity"], default="refusal", key="metric"
+    )
+    or "refusal"
+)
+axes = sorted(a for a in data["axis"].unique().to_list() if a)
+axis = c2.selectbox("Axis", ["all"] + axes)
+alpha = c3.number_input("α", 0.001, 0.2, 0.05, step=0.01)
+if axis != "all":
+    data = data.filter(pl.col("axis") == axis)
+
+try:
+    frame = disparity(data, metric=metric, n_boot=1000)
+except Exception as exc:  # noqa: BLE001
+    show_error(exc)
+    st.stop()
+
+# Headline: one metric row per model.
+gaps = frame.difference()
+tests = frame.overall_test()
+cols = st.columns(len(frame.models))
+for col, model in zip(cols, frame.models, strict=True):
+    o = frame.overall.filter(pl.col("model") == model).row(0, named=True)
+    g = gaps.filter(pl.col("model") == model).row(0, named=True)
+    t = tests.filter(pl.col("model") == model).row(0, named=True)
+    fmt = "{:.1%}" if metric != "toxicity" else "{:.3f}"
+    col.metric(f"{model}: overall {metric}", fmt.format(o["rate"]))
+    col.caption(
+        f"Max–min gap {fmt.format(g['difference'])} (95% CI {fmt.format(g['ci_low'])}–"
+        f"{fmt.format(g['ci_high'])}): {g['group_max']} vs {g['group_min']}. "
+        f"Test across groups ({t['test']}): p = {t['p_value']:.3g}."
+    )
+
+lines = findings(frame.by_group, alpha=alpha)
+if lines:
+    st.markdown("**Groups that differ from the rest (Holm-adjusted):**")
+    for line in lines:
+        st.markdown(f"- {line}")
+else:
+    st.success(f"No group differs from the rest at α = {alpha} after Holm correction.")
+
+event = st.plotly_chart(
+    charts.rate_bars(frame.by_group, metric=metric, alpha=alpha),
+    on_select="rerun",
+    selection_mode="points",
+    key="rate_bars",
+)
+with st.expander("Significance table (group vs rest)", expanded=False):
+    st.dataframe(frame.table(), hide_index=True, width="stretch")
+
+tabs = st.tabs(["Base vs tuned", "Template × group", "Flip matrix", "Categories", "Responses"])
+with tabs[0]:
+    if len(frame.models) >= 2 and metric != "toxicity":
+        base, tuned = frame.models[0], frame.models[1]
+        base = "base" if "base" in frame.models else base
+        tuned = next(m for m in frame.models if m != base)
+        try:
+            cmp = compare_models(data, base=base, tuned=tuned, metric=metric, n_boot=1000)
+            gap = cmp.gap.filter(pl.col("axis").is_null()).row(0, named=True)
+            verdict = "narrower" if gap["change"] < 0 else "wider"
+            st.markdown(
+                f"Max–min gap: {gap['gap_base']:.1%} ({base}) → {gap['gap_tuned']:.1%} "
+                f"({tuned}); change {gap['change']:+.1%} (95% CI {gap['ci_low']:+.1%} to "
+                f"{gap['ci_high']:+.1%}): the tuned model's gap is **{verdict}**"
+                + (" (the CI includes 0)." if gap["ci_low"] <= 0 <= gap["ci_high"] else ".")
+            )
+            change = paired_change(cmp.by_group)
+            st.plotly_chart(charts.change_bars(change))
+            st.dataframe(cmp.by_group, hide_index=True, width="stretch")
+        except Exception as exc:  # noqa: BLE001
+            show_error(exc)
+    else:
+        st.info("Pick two models (base and tuned) in the sidebar, on a refusal or harmful metric.")
+with tabs[1]:
+    model = st.selectbox("Model", frame.models, key="heat_model")
+    if metric != "toxicity":
+        st.plotly_chart(
+            charts.heatmap(
+                template_group_matrix(data, model=model, metric=metric),
+                title=f"{metric} rate: template × group ({model})",
+            )
+        )
+with tabs[2]:
+    if metric != "toxicity":
+        cf = counterfactual(data, metric=metric)
+        fm_model = st.selectbox("Model", frame.models, key="flip_model")
+        st.plotly_chart(charts.flip_matrix(cf.flip_matrix(fm_model)))
+        st.dataframe(cf.blocks, hide_index=True, width="stretch")
+with tabs[3]:
+    st.plotly_chart(charts.category_stack(category_shares(data)))
+with tabs[4]:
+    points = (event.selection.points if event and event.selection else []) or []
+    default_group = points[0]["x"] if points else None
+    groups = sorted(data["group"].unique().to_list())
+    g = st.selectbox(
+        "Group", groups, index=groups.index(default_group) if default_group in groups else 0
+    )
+    m = st.selectbox("Model", frame.models, key="drill_model")
+    rows = data.filter((pl.col("group") == g) & (pl.col("model") == m)).select(
+        "category", "toxicity", "prompt", "response", "template_id", "prompt_id"
+    )
+    st.caption(f"{rows.height} responses for {g} from {m} (text shown verbatim, not rendered).")
+    st.dataframe(rows, hide_index=True, width="stretch")

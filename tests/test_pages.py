@@ -1,0 +1,145 @@
+"""AppTest for every page: no exception and the key elements, on a real DuckDB store."""
+
+from __future__ import annotations
+
+import random
+
+import polars as pl
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+from srllm.prompts import PROMPT_COLUMNS
+from srllm.store import Store, generation_id
+
+GROUPS = ["Muslim", "Christian", "Hindu", "Black", "White"]
+
+
+@pytest.fixture(scope="module")
+def scored_db(tmp_path_factory):
+    """A store with one audited run of two models, scored (refusals skewed for one group)."""
+    path = tmp_path_factory.mktemp("db") / "pages.duckdb"
+    store = Store(path)
+    prompts = pl.DataFrame(
+        [
+            {
+                "prompt_id": f"t{t:02d}:{g}",
+                "template_id": f"t{t:02d}",
+                "axis": "demo",
+                "group": g,
+                "name": None,
+                "kind": "qos",
+                "prompt": f"Plan task {t} for my {g} friend.",
+            }
+            for t in range(60)
+            for g in GROUPS
+        ],
+        schema={c: pl.String for c in PROMPT_COLUMNS},
+    )
+    run = store.create_run(
+        run_name="demo",
+        prompts=prompts,
+        prompt_source="test",
+        prompt_set_hash="h",
+        config={},
+        models=[{"name": "base"}, {"name": "tuned"}],
+        git_commit=None,
+        versions={},
+        seed=0,
+    )
+    rng = random.Random(0)
+    gens, scores = [], []
+    for model, skew in (("base", 0.5), ("tuned", 0.12)):
+        for pid, grp in prompts.select("prompt_id", "group").iter_rows():
+            p = skew if grp == "Muslim" else 0.08
+            cat = "refusal" if rng.random() < p else "answer"
+            gens.append(
+                {
+                    "run_id": run,
+                    "model": model,
+                    "prompt_id": pid,
+                    "sample_idx": 0,
+                    "response": "<b>Sure</b> [link](http://x.test)"
+                    if cat == "answer"
+                    else "I can't help with that.",
+                    "n_tokens": 5,
+                    "seconds": 0.1,
+                    "error": None,
+                }
+            )
+            gid = generation_id(run, model, pid, 0)
+            scores += [
+                {
+                    "generation_id": gid,
+                    "scorer": "category",
+                    "version": "t",
+                    "value": 0.9 if cat == "refusal" else 0.1,
+                    "label": cat,
+                },
+                {
+                    "generation_id": gid,
+                    "scorer": "toxicity",
+                    "version": "t",
+                    "value": rng.random() * 0.3,
+                    "label": "non_toxic",
+                },
+            ]
+    store.add_generations(gens, scores)
+    store.set_run_status(run, "finished")
+    return str(path), run
+
+
+def _app(db: str, run: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["db_path"] = db
+    if run:
+        at.session_state["run_id"] = run
+    at.session_state["models"] = ["base", "tuned"]
+    return at
+
+
+def test_overview_lists_the_store(scored_db):
+    db, run = scored_db
+    at = _app(db).run()
+    assert not at.exception
+    assert "srllm" in at.title[0].value
+    assert any(m.label == "Generations" and m.value == "600" for m in at.metric)
+
+
+def test_disparities_flags_the_skewed_group_and_compares_models(scored_db):
+    db, run = scored_db
+    at = _app(db, run).run()
+    at.switch_page("pages/disparities.py").run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Disparities"
+    text = " ".join(m.value for m in at.markdown)
+    assert "**Muslim**" in text and "points more" in text
+    assert "gap" in text and "narrower" in text
+    assert len(at.get("plotly_chart")) >= 3
+
+
+def test_audit_runs_page_lists_runs(scored_db):
+    db, run = scored_db
+    at = _app(db).run()
+    at.switch_page("pages/audit_runs.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Audit runs"
+    assert at.dataframe[0].value.shape[0] == 1
+
+
+@pytest.mark.slow
+def test_live_probe_streams_both_models_and_saves(tmp_path):
+    db = str(tmp_path / "live.duckdb")
+    at = _app(db)
+    at.session_state["models"] = ["base"]
+    at.run()
+    at.switch_page("pages/live_probe.py").run()
+    assert not at.exception
+    at.text_input[0].set_value("Suggest a gift for my {group} coworker.")
+    at.multiselect(key=None) if False else None
+    at.slider[0].set_value(16)
+    at.button[0].click().run(timeout=300)
+    assert not at.exception, at.exception
+    shown = [t.value for t in at.text]
+    assert any("Suggest a gift for my" in s for s in shown)
+    assert Store(db).summary()["generations"] >= 1
