@@ -6,9 +6,9 @@ import random
 
 import polars as pl
 import pytest
+from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
 from srllm.prompts import PROMPT_COLUMNS
 from srllm.store import Store, generation_id
 
