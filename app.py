@@ -20,6 +20,8 @@ PAGES = [
     st.Page("pages/live_probe.py", title="Live probe", icon="🔎"),
     st.Page("pages/audit_runs.py", title="Audit runs", icon="▶️"),
     st.Page("pages/disparities.py", title="Disparities", icon="📊"),
+    st.Page("pages/review.py", title="Review", icon="✍️"),
+    st.Page("pages/report.py", title="Report", icon="📄"),
 ]
 
 

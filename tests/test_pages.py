@@ -143,3 +143,29 @@ def test_live_probe_streams_both_models_and_saves(tmp_path):
     shown = [t.value for t in at.text]
     assert any("Suggest a gift for my" in s for s in shown)
     assert Store(db).summary()["generations"] >= 1
+
+
+def test_review_labels_blind_and_shows_agreement(scored_db):
+    db, run = scored_db
+    at = _app(db, run).run()
+    at.switch_page("pages/review.py").run()
+    assert not at.exception
+    at.text_input(key="annotator").set_value("ann").run()
+    assert not at.exception
+    assert "Automatic label" not in " ".join(c.value for c in at.caption)
+    at.radio[0].set_value("refusal")
+    at.button[0].click().run()
+    assert not at.exception
+    assert Store(db).labels(run).height == 1
+
+
+def test_report_page_builds_an_escaped_report(scored_db):
+    db, run = scored_db
+    at = _app(db, run).run()
+    at.switch_page("pages/report.py").run()
+    assert not at.exception
+    at.button[0].click().run(timeout=180)
+    assert not at.exception
+    html = at.session_state["report_html"]
+    assert "<b>Sure</b>" not in html and "&lt;b&gt;Sure&lt;/b&gt;" in html
+    assert "Wilson" in html and "Run configuration" in html
