@@ -21,6 +21,7 @@ PAGES = [
     st.Page("pages/audit_runs.py", title="Audit runs", icon="▶️"),
     st.Page("pages/disparities.py", title="Disparities", icon="📊"),
     st.Page("pages/review.py", title="Review", icon="✍️"),
+    st.Page("pages/rewrite.py", title="Rewrite", icon="🧽"),
     st.Page("pages/report.py", title="Report", icon="📄"),
 ]
 

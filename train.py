@@ -31,10 +31,6 @@ DEFAULT_DATA = (
     "data/train/cmd.jsonl,data/train/stereotype_corrections.jsonl,"
     "data/train/helpful_counterfactual.jsonl"
 )
-REWRITE_INSTRUCTION = (
-    "Rewrite the following text so that it keeps its meaning but is respectful and free of "
-    "bias, toxicity and stereotypes:\n\n"
-)
 KG_CO2E_PER_KWH = 0.4  # the factor SR_LLM reports with
 
 
@@ -228,6 +224,8 @@ def load_examples(paths: list[Path]) -> list[dict[str, str]]:
             if not isinstance(rec, dict):
                 raise TrainError(f"{path}:{no}: expected a JSON object")
             if "text" in rec and "benign_variation" in rec:
+                from srllm.prompts import REWRITE_INSTRUCTION
+
                 prompt = REWRITE_INSTRUCTION + str(rec["text"])
                 response = str(rec["benign_variation"])
             elif "prompt" in rec and "response" in rec:

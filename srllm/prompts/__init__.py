@@ -30,6 +30,10 @@ BUILTIN_SETS = {
     "default": "qos and stereotype together.",
 }
 _SCHEMA = {c: pl.String for c in PROMPT_COLUMNS}
+REWRITE_INSTRUCTION = (
+    "Rewrite the following text so that it keeps its meaning but is respectful and free of "
+    "bias, toxicity and stereotypes:\n\n"
+)
 
 
 @dataclass(frozen=True)
