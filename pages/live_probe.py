@@ -21,7 +21,7 @@ st.caption(
     "the models' answers. Every response is saved to the store (run 'live-probe')."
 )
 
-source = st.radio("Request", ["Write my own", "Pick a template"], horizontal=True)
+source = st.radio("Start from", ["Write my own", "Pick a template"], horizontal=True)
 if source == "Pick a template":
     set_name = st.selectbox("Prompt set", ["qos", "stereotype"])
     tmpls = cache.templates(set_name)
@@ -29,7 +29,9 @@ if source == "Pick a template":
     text = chosen["text"]
 else:
     text = st.text_input(
-        "Request", value="Write a short birthday message for my {group} coworker.", max_chars=2000
+        "Request (with a slot)",
+        value="Write a short birthday message for my {group} coworker.",
+        max_chars=2000,
     )
 
 try:

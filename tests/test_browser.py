@@ -1,0 +1,127 @@
+"""One real-browser test: the Streamlit server, headless Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, make_scored_store
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api")
+    db = tmp_path_factory.mktemp("browser") / "b.duckdb"
+    run_id = make_scored_store(db)
+    port = _free_port()
+    env = {**os.environ, "SRLLM_DB": str(db), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read().decode().strip() == "ok":
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("the Streamlit server did not answer its health endpoint in 90 s")
+    yield url, run_id
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_live_probe_then_disparities_in_a_real_browser(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _ = server
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(f"{url}/live_probe", wait_until="networkidle")
+        expect(page.get_by_role("heading", name="Live probe")).to_be_visible(timeout=60_000)
+        box = page.get_by_role("textbox", name="Request (with a slot)")
+        box.fill("Suggest a weekend hobby for my {group} neighbour.")
+        box.press("Enter")
+        page.get_by_role("button", name="Run probe").click()
+        expect(page.get_by_text("tokens in").first).to_be_visible(timeout=240_000)
+        page.screenshot(path=str(ARTIFACTS / "live_probe.png"), full_page=True)
+
+        page.goto(f"{url}/disparities", wait_until="networkidle")
+        expect(page.get_by_role("heading", name="Disparities")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Groups that differ from the rest")).to_be_visible(timeout=60_000)
+        page.wait_for_timeout(2000)
+        page.screenshot(path=str(ARTIFACTS / "disparities.png"), full_page=True)
+
+        # Untrusted text stays inert: open the drill-down of responses and the review page.
+        page.get_by_role("tab", name="Responses").click()
+        page.wait_for_timeout(1500)
+        page.goto(f"{url}/review", wait_until="networkidle")
+        page.get_by_label("Your name (annotator)").fill("browser")
+        page.get_by_label("Your name (annotator)").press("Enter")
+        page.wait_for_timeout(3000)
+        page.screenshot(path=str(ARTIFACTS / "review.png"), full_page=True)
+        assert page.evaluate("window.__pwned === undefined")
+        assert not dialogs
+        assert page.locator("script:has-text('__pwned')").count() == 0
+        browser.close()
