@@ -1,0 +1,200 @@
+"""``disparity``: refusal, harmful-answer or toxicity rates by group, with tests."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from srllm.config import DEFAULT_DB
+from srllm.errors import DataError
+
+_WHAT = {"refusal": "most refused", "harmful": "most harmful answers", "toxicity": "most toxic"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``disparity`` command."""
+    p = sub.add_parser(
+        "disparity",
+        help="rates by model and group with Wilson intervals, tests and corrections",
+        description=(
+            "Per model and group: n, rate, 95% interval, a test of the group against the "
+            "rest (chi-square, or Fisher when counts are small; Welch t for toxicity) with "
+            "Holm and Benjamini-Hochberg corrections, and per model the max-min gap with a "
+            "bootstrap interval and a test across all groups."
+        ),
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--run", help="run id or name in the store (with --db)")
+    src.add_argument(
+        "--in",
+        dest="input",
+        metavar="PATH",
+        help="CSV or Parquet with model, group, template_id, category (and toxicity)",
+    )
+    p.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
+    p.add_argument("--metric", choices=("refusal", "harmful", "toxicity"), default="refusal")
+    p.add_argument(
+        "--toxicity-test",
+        choices=("welch", "mannwhitney"),
+        default="welch",
+        help="group-vs-rest test of mean toxicity (default: %(default)s)",
+    )
+    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap replicates for the gap")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print a JSON list, one object per row")
+    p.set_defaults(func=cmd_disparity)
+
+
+def read_table(path: str | Path) -> pl.DataFrame:
+    """Read a CSV or Parquet file; a missing or unreadable file raises ``DataError``."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pl.read_parquet(path)
+        if suffix in (".csv", ".tsv", ".txt"):
+            sep = "\t" if suffix == ".tsv" else ","
+            return pl.read_csv(path, separator=sep, infer_schema_length=10_000)
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot read {path}: {first}") from exc
+    raise DataError(f"{path}: unknown file type {suffix or '(none)'}; use .csv or .parquet")
+
+
+def load_frame(args: argparse.Namespace) -> pl.DataFrame:
+    """The scored rows named by ``--in`` or ``--db``/``--run``."""
+    if args.input:
+        return read_table(args.input)
+    from srllm.store import Store
+
+    store = Store(args.db, read_only=True)
+    run_id = store.require_run(args.run)["run_id"]
+    df = store.scored_frame(run_id)
+    if df.height == 0:
+        raise DataError(f"run {args.run!r} has no generations")
+    return df
+
+
+def cmd_disparity(args: argparse.Namespace) -> int:
+    """Print the disparity table (or JSON) and a summary line per model."""
+    from srllm.stats import disparity
+
+    if args.n_boot < 0:
+        raise DataError("--n-boot must be 0 or more")
+    frame = disparity(
+        load_frame(args),
+        metric=args.metric,
+        mean_test=args.toxicity_test,
+        n_boot=0 if args.json else args.n_boot,  # the JSON rows carry no gap intervals
+        seed=args.seed,
+    )
+    table = frame.table()
+    if args.json:
+        print(json.dumps([_clean(r) for r in table.iter_rows(named=True)], indent=1))
+        return 0
+    print(format_table(table, metric=args.metric))
+    print()
+    for line in summary_lines(frame):
+        print(line)
+    return 0
+
+
+def _clean(row: dict[str, Any]) -> dict[str, Any]:
+    """JSON-safe values: NaN and infinities become null."""
+    return {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()
+    }
+
+
+def _num(x: float | None, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    return f"{x:.{digits}f}"
+
+
+def _p(x: float | None) -> str:
+    if x is None or not math.isfinite(x):
+        return "-"
+    return f"{x:.2g}" if x < 0.001 else f"{x:.3f}"
+
+
+def format_table(table: pl.DataFrame, *, metric: str) -> str:
+    """An aligned text table; ``*`` marks groups whose Holm-adjusted p-value is below 0.05."""
+    has_axis = "axis" in table.columns
+    head = ["model", *(["axis"] if has_axis else []), "group", "n", "count"]
+    head += ["mean" if metric == "toxicity" else "rate", "95% CI", "vs rest", "test"]
+    head += ["p", "p_holm", "p_bh", ""]
+    lines = [head]
+    for r in table.iter_rows(named=True):
+        diff = r["diff_vs_rest"]
+        lines.append(
+            [
+                r["model"],
+                *([r["axis"] or "-"] if has_axis else []),
+                r["group"],
+                str(r["n"]),
+                str(r["count"]),
+                _num(r["rate"]),
+                f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]",
+                "-" if diff is None or not math.isfinite(diff) else f"{diff:+.3f}",
+                r["test"],
+                _p(r["p_value"]),
+                _p(r["p_holm"]),
+                _p(r["p_bh"]),
+                "*" if r["p_holm"] is not None and r["p_holm"] < 0.05 else "",
+            ]
+        )
+    numeric = {"n", "count", "mean", "rate", "vs rest", "p", "p_holm", "p_bh"}
+    widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
+    out = []
+    for row in lines:
+        cells = [
+            c.rjust(w) if h in numeric else c.ljust(w)
+            for c, w, h in zip(row, widths, head, strict=True)
+        ]
+        out.append("  ".join(cells).rstrip())
+    out.append("* group differs from the rest after Holm correction (p_holm < 0.05)")
+    return "\n".join(out)
+
+
+def summary_lines(frame: Any) -> list[str]:  # noqa: ANN401 - DisparityFrame (lazy import)
+    """One line per model: max-min gap with its interval, top group, overall test p-value."""
+    gaps = {r["model"]: r for r in frame.difference().iter_rows(named=True)}
+    tests = {r["model"]: r for r in frame.overall_test().iter_rows(named=True)}
+    rates = {(r["model"], r["group"]): r["rate"] for r in frame.by_group.iter_rows(named=True)}
+    lines = []
+    for model in frame.models:
+        g, t = gaps[model], tests[model]
+        hi, lo = g["group_max"], g["group_min"]
+        ci = (
+            f" (95% CI {_num(g['ci_low'])} to {_num(g['ci_high'])})"
+            if g["ci_low"] is not None and math.isfinite(g["ci_low"])
+            else ""
+        )
+        test = (
+            "no variation to test"
+            if t["test"] == "constant"
+            else f"{t['test']} p = {_p(t['p_value'])}"
+        )
+        if t["n_groups"] < 2:
+            lines.append(f"{model}: one group, {hi} {_num(rates[(model, hi)])}")
+            continue
+        if g["difference"] == 0:
+            lines.append(
+                f"{model}: all {t['n_groups']} groups at {_num(rates[(model, hi)])}; "
+                f"all groups: {test}"
+            )
+            continue
+        lines.append(
+            f"{model}: max-min gap {_num(g['difference'])}{ci}, {hi} {_num(rates[(model, hi)])}"
+            f" vs {lo} {_num(rates[(model, lo)])}; {_WHAT[frame.metric]}: {hi}; "
+            f"all groups: {test}"
+        )
+    return lines
