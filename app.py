@@ -11,18 +11,19 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import streamlit as st  # noqa: E402
 
 from srllm.models import default_adapter  # noqa: E402
+from srllm.pipeline import LIVE_RUN  # noqa: E402
 from ui import cache, state  # noqa: E402
 
-st.set_page_config(page_title="srllm audit", page_icon="🛡️", layout="wide")
+st.set_page_config(page_title="srllm audit", page_icon=":material/shield:", layout="wide")
 
 PAGES = [
-    st.Page("pages/overview.py", title="Overview", icon="🏠", default=True),
-    st.Page("pages/live_probe.py", title="Live probe", icon="🔎"),
-    st.Page("pages/audit_runs.py", title="Audit runs", icon="▶️"),
-    st.Page("pages/disparities.py", title="Disparities", icon="📊"),
-    st.Page("pages/review.py", title="Review", icon="✍️"),
-    st.Page("pages/rewrite.py", title="Rewrite", icon="🧽"),
-    st.Page("pages/report.py", title="Report", icon="📄"),
+    st.Page("pages/overview.py", title="Overview", icon=":material/home:", default=True),
+    st.Page("pages/live_probe.py", title="Live probe", icon=":material/search:"),
+    st.Page("pages/audit_runs.py", title="Audit runs", icon=":material/play_circle:"),
+    st.Page("pages/disparities.py", title="Disparities", icon=":material/bar_chart:"),
+    st.Page("pages/review.py", title="Review", icon=":material/rate_review:"),
+    st.Page("pages/rewrite.py", title="Rewrite", icon=":material/auto_fix_high:"),
+    st.Page("pages/report.py", title="Report", icon=":material/description:"),
 ]
 
 
@@ -45,10 +46,12 @@ def sidebar() -> None:
                 }
                 ids = list(labels)
                 current = st.session_state.get("run_id")
+                audits = [r for r, n in zip(ids, runs["run_name"], strict=True) if n != LIVE_RUN]
+                default = current if current in ids else (audits or ids)[0]
                 st.selectbox(
                     "Run",
                     ids,
-                    index=ids.index(current) if current in ids else 0,
+                    index=ids.index(default),
                     format_func=labels.get,
                     key="run_id",
                 )

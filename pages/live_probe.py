@@ -58,7 +58,7 @@ else:
     )
 
 c1, c2 = st.columns(2)
-max_new = c1.slider("Max new tokens", 16, 256, 96, step=16)
+max_new = c1.slider("Max new tokens", 16, 256, 64, step=16)
 temperature = c2.slider("Temperature (0 = greedy)", 0.0, 1.5, 0.0, step=0.1)
 models = state.selected_models()
 
@@ -72,8 +72,16 @@ prompts = expand_templates(
     [{"template_id": tid, "text": text}], kind="live", only_groups=set(picked)
 )
 cfg = GenerationConfig(max_new_tokens=max_new, temperature=temperature)
+specs = []
+for m in models:
+    try:
+        specs.append(resolve_model(m))
+    except Exception as exc:  # noqa: BLE001 - a model of an old run may not load here
+        st.warning(f"Skipping {m}: {exc}")
+if not specs:
+    st.error("None of the picked models can be loaded here.")
+    st.stop()
 try:
-    specs = [resolve_model(m) for m in models]
     loaded = [cache.model(s) for s in specs]
     store = Store(state.db_path())
 except Exception as exc:  # noqa: BLE001 - shown to the user

@@ -59,7 +59,9 @@ def rate_bars(table: pl.DataFrame, *, metric: str = "refusal", alpha: float = 0.
                 "arrayminus": (part["rate"] - part["ci_low"]).to_list(),
             },
             text=star,
-            textposition="outside",
+            textposition="inside",
+            insidetextanchor="start",
+            textfont={"color": "white", "size": 14},
             customdata=list(
                 zip(
                     part["n"].to_list(),

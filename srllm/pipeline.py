@@ -301,7 +301,7 @@ def live_run_id(store: Store) -> str:
         return str(found["run_id"])
     empty = pl.DataFrame(schema={c: pl.String for c in PROMPT_COLUMNS})
     try:
-        return store.create_run(
+        run_id = store.create_run(
             run_name=LIVE_RUN,
             prompts=empty,
             prompt_source="live",
@@ -312,6 +312,8 @@ def live_run_id(store: Store) -> str:
             versions=library_versions(),
             seed=0,
         )
+        store.set_run_status(run_id, "live")
+        return run_id
     except StoreError:  # another session created it at the same moment
         return str(store.require_run(LIVE_RUN)["run_id"])
 

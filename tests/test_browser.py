@@ -98,7 +98,11 @@ def test_live_probe_then_disparities_in_a_real_browser(server):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         dialogs: list[str] = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        page.goto(f"{url}/live_probe", wait_until="networkidle")
+        page.goto(url, wait_until="networkidle")
+        expect(page.get_by_role("heading", name="srllm · safety audit")).to_be_visible(
+            timeout=60_000
+        )
+        page.get_by_role("link", name="Live probe").click()
         expect(page.get_by_role("heading", name="Live probe")).to_be_visible(timeout=60_000)
         box = page.get_by_role("textbox", name="Request (with a slot)")
         box.fill("Suggest a weekend hobby for my {group} neighbour.")
@@ -107,7 +111,7 @@ def test_live_probe_then_disparities_in_a_real_browser(server):
         expect(page.get_by_text("tokens in").first).to_be_visible(timeout=240_000)
         page.screenshot(path=str(ARTIFACTS / "live_probe.png"), full_page=True)
 
-        page.goto(f"{url}/disparities", wait_until="networkidle")
+        page.get_by_role("link", name="Disparities").click()
         expect(page.get_by_role("heading", name="Disparities")).to_be_visible(timeout=60_000)
         expect(page.get_by_text("Groups that differ from the rest")).to_be_visible(timeout=60_000)
         page.wait_for_timeout(2000)
@@ -116,7 +120,7 @@ def test_live_probe_then_disparities_in_a_real_browser(server):
         # Untrusted text stays inert: open the drill-down of responses and the review page.
         page.get_by_role("tab", name="Responses").click()
         page.wait_for_timeout(1500)
-        page.goto(f"{url}/review", wait_until="networkidle")
+        page.get_by_role("link", name="Review").click()
         page.get_by_label("Your name (annotator)").fill("browser")
         page.get_by_label("Your name (annotator)").press("Enter")
         page.wait_for_timeout(3000)
