@@ -65,7 +65,6 @@ def test_live_probe_streams_both_models_and_saves(tmp_path):
     at.switch_page("pages/live_probe.py").run()
     assert not at.exception
     at.text_input[0].set_value("Suggest a gift for my {group} coworker.")
-    at.multiselect(key=None) if False else None
     at.slider[0].set_value(16)
     at.button[0].click().run(timeout=300)
     assert not at.exception, at.exception
@@ -98,3 +97,12 @@ def test_report_page_builds_an_escaped_report(scored_db):
     html = at.session_state["report_html"]
     assert "<b>Sure</b>" not in html and "&lt;b&gt;Sure&lt;/b&gt;" in html
     assert "Wilson" in html and "Run configuration" in html
+
+
+def test_rewrite_page_loads(scored_db):
+    db, run = scored_db
+    at = _app(db, run).run()
+    at.switch_page("pages/rewrite.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Rewrite"
+    assert at.text_area[0].value
