@@ -109,7 +109,7 @@ for row in prompts.iter_rows(named=True):
                 st.error(error)
             gen = Generation(
                 text=text_so_far.strip(),
-                n_tokens=len(lm.tokenizer(text_so_far)["input_ids"]),
+                n_tokens=len(lm.tokenizer(text_so_far)["input_ids"]) if lm.tokenizer else 0,
                 seconds=time.perf_counter() - started,
                 error=error,
             )

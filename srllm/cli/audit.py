@@ -17,7 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--prompts", required=True, help="built-in set (qos, stereotype, default) or file"
     )
-    p.add_argument("--models", required=True, help="comma-separated: base,tuned,DIR,org/name")
+    p.add_argument(
+        "--models", required=True, help="comma-separated: base,tuned,DIR,org/name,openai:URL#MODEL"
+    )
     p.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
     p.add_argument("--run-name", help="name of the run; the same name resumes it")
     p.add_argument("--max-new-tokens", type=int, default=64)

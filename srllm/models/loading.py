@@ -125,7 +125,8 @@ def resolve_model(name: str) -> ModelSpec:
 
     Accepted: ``base`` (the embedded model), ``tuned`` (base + the shipped adapter),
     a local model directory, a local adapter directory (``base+PATH`` or just the path),
-    a Hugging Face hub id (``org/name``, downloads), ``NAME=SOURCE`` to label any of these.
+    a Hugging Face hub id (``org/name``, downloads), an OpenAI-compatible endpoint
+    (``openai:URL#MODEL``), ``NAME=SOURCE`` to label any of these.
     """
     word = name.strip()
     if not word:
@@ -133,6 +134,10 @@ def resolve_model(name: str) -> ModelSpec:
     label = None
     if "=" in word and not word.startswith(("openai:", "/")):
         label, word = (s.strip() for s in word.split("=", 1))
+    if word.startswith("openai:"):
+        from srllm.models.openai_backend import remote_spec
+
+        return remote_spec(word, label)
     if word in {"base", "embedded", EMBEDDED}:
         return ModelSpec(name=label or "base", source=EMBEDDED)
     if word == "tuned":
@@ -232,6 +237,10 @@ def _pick_dtype(requested: str, device: str) -> Any:
 
 def load_model(spec: ModelSpec) -> LoadedModel:
     """Load a model (and its adapter) for generation; raises ``ModelError`` on any failure."""
+    if spec.source.startswith("openai:"):  # a remote endpoint: no torch, no weights
+        from srllm.models.openai_backend import load_remote
+
+        return load_remote(spec)
     import torch
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
