@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -9,6 +10,8 @@ from dataclasses import dataclass
 
 from srllm.config import GenerationConfig
 from srllm.models.loading import LoadedModel
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,12 +65,30 @@ def generate(
     *,
     seed_offset: int = 0,
     on_batch: Callable[[list[int], list[Generation]], None] | None = None,
+    backend: str | None = None,
 ) -> list[Generation]:
     """Generate one response per prompt, batched by length; never raises for a single row.
 
     ``on_batch(indices, generations)`` is called after every batch so callers can store
     results as they come (an interrupted run keeps what finished).
+
+    ``backend``: ``auto`` (default, or ``SRLLM_ENGINE``) uses the fast engine
+    (``srllm.models.engine``) for the models it supports and transformers' ``generate`` for
+    the rest; ``transformers`` forces the transformers path (the reference the engine is
+    tested against); ``fast`` asks for the engine (transformers where it does not apply).
     """
+    if lm.device == "remote":  # an OpenAI-compatible endpoint
+        from srllm.models.openai_backend import generate_remote
+
+        return generate_remote(lm, prompts, cfg, seed_offset=seed_offset, on_batch=on_batch)
+    from srllm.models import engine
+
+    if engine.backend_choice(backend) != "transformers" and prompts:
+        reason = engine.unsupported_reason(lm)
+        if reason is None:
+            return _generate_with_engine(lm, prompts, cfg, seed_offset, on_batch)
+        if engine.backend_choice(backend) == "fast":
+            log.warning("fast engine not used for %s: %s", lm.spec.name, reason)
     import torch
 
     tok = lm.tokenizer
@@ -111,6 +132,37 @@ def generate(
     return [r for r in results if r is not None]
 
 
+def _generate_with_engine(
+    lm: LoadedModel,
+    prompts: Sequence[str],
+    cfg: GenerationConfig,
+    seed_offset: int,
+    on_batch: Callable[[list[int], list[Generation]], None] | None,
+) -> list[Generation]:
+    """The engine's results; rows it could not finish go through the transformers path."""
+    from srllm.models.engine import generate_fast
+
+    results = generate_fast(lm, prompts, cfg, seed_offset=seed_offset, on_batch=on_batch)
+    missing = [i for i, g in enumerate(results) if g is None]
+    if missing:
+
+        def remap(idx: list[int], gens: list[Generation]) -> None:
+            if on_batch is not None:
+                on_batch([missing[j] for j in idx], gens)
+
+        rest = generate(
+            lm,
+            [prompts[i] for i in missing],
+            cfg,
+            seed_offset=seed_offset,
+            on_batch=remap,
+            backend="transformers",
+        )
+        for i, g in zip(missing, rest, strict=True):
+            results[i] = g
+    return [r for r in results if r is not None]
+
+
 def _strip_after_eos(ids: list[int], eos: int | list[int] | None, pad: int | None) -> list[int]:
     stops = set(eos if isinstance(eos, list) else [eos]) - {None}
     out = []
@@ -126,6 +178,11 @@ def _strip_after_eos(ids: list[int], eos: int | list[int] | None, pad: int | Non
 
 def stream(lm: LoadedModel, prompt: str, cfg: GenerationConfig) -> Iterator[str]:
     """Yield the response's text piece by piece as it is generated (for the live page)."""
+    if lm.device == "remote":  # an OpenAI-compatible endpoint (server-sent events)
+        from srllm.models.openai_backend import stream_remote
+
+        yield from stream_remote(lm, prompt, cfg)
+        return
     import torch
     from transformers import TextIteratorStreamer
 

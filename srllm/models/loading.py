@@ -202,6 +202,13 @@ def available_models() -> list[dict[str, str]]:
             rows.append({"name": f"base+{extra}", "source": str(extra), "note": "adapter"})
     rows.append({"name": "org/name", "source": "Hugging Face hub", "note": "downloads when named"})
     rows.append({"name": "DIR", "source": "local model or adapter directory", "note": ""})
+    rows.append(
+        {
+            "name": "openai:URL#MODEL",
+            "source": "any OpenAI-compatible chat endpoint (vLLM, TGI, Ollama, llama.cpp)",
+            "note": "SRLLM_OPENAI_API_KEY when needed",
+        }
+    )
     return rows
 
 
