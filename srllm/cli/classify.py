@@ -1,0 +1,124 @@
+"""``classify``: add response categories, refusal probability, toxicity and risk to a table."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+from srllm.errors import DataError
+
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+ADDED = (
+    "category",
+    "refusal_prob",
+    "toxicity",
+    "sentiment",
+    "sentiment_label",
+    "bias",
+    "toxicity_level",
+    "harm",
+    "unsafe",
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``classify`` command."""
+    p = sub.add_parser(
+        "classify",
+        help="score a CSV/Parquet of (prompt, response) rows",
+        description="Add category, refusal_prob, toxicity, sentiment, sentiment_label, bias, "
+        "toxicity_level, harm and unsafe to every row; the output has the input's format.",
+    )
+    p.add_argument("--in", dest="input", required=True, help="input PATH.csv or PATH.parquet")
+    p.add_argument("--prompt-col", default="prompt", help="prompt column (default: %(default)s)")
+    p.add_argument(
+        "--response-col", default="response", help="response column (default: %(default)s)"
+    )
+    p.add_argument("--out", required=True, help="output path, same format as the input")
+    p.set_defaults(func=cmd_classify)
+
+
+def _format(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise DataError(
+            f"{path}: unsupported format {path.suffix or '(none)'!r}; use .csv or .parquet"
+        )
+    return fmt
+
+
+def read_table(path: Path):  # noqa: ANN201 - polars DataFrame
+    """Read a CSV or Parquet file as text columns, with one clear error for any failure."""
+    import polars as pl
+
+    fmt = _format(path)
+    if not path.exists():
+        raise DataError(f"input file not found: {path}")
+    if path.is_dir():
+        raise DataError(f"input is a directory, not a file: {path}")
+    try:
+        if fmt == "csv":
+            return pl.read_csv(path, infer_schema_length=0, encoding="utf8")
+        return pl.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is the user's file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot read {path} as {fmt}: {first}") from exc
+
+
+def write_atomic(df, path: Path) -> None:  # noqa: ANN001 - polars DataFrame
+    """Write next to ``path`` under a temporary name, then rename: never half-written."""
+    fmt = _format(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        if fmt == "csv":
+            df.write_csv(tmp)
+        else:
+            df.write_parquet(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def classify_table(df, prompt_col: str, response_col: str):  # noqa: ANN001, ANN201 - polars
+    """The input rows with the score columns added (existing columns of those names replaced)."""
+    import polars as pl
+
+    from srllm.scoring import score_frame
+
+    missing = [c for c in (prompt_col, response_col) if c not in df.columns]
+    if missing:
+        raise DataError(
+            f"column {missing[0]!r} not found; the file has: {', '.join(df.columns) or '(none)'}"
+        )
+    for col in (prompt_col, response_col):
+        dtype = df.schema[col]
+        if dtype not in (pl.String, pl.Null) and not dtype.is_numeric():
+            raise DataError(f"column {col!r} must hold text, not {dtype}")
+    prompts = df[prompt_col].cast(pl.String).fill_null("").to_list()
+    responses = df[response_col].cast(pl.String).to_list()
+    scores = score_frame(prompts, responses)
+    keep = df.drop([c for c in ADDED if c in df.columns and c not in (prompt_col, response_col)])
+    return pl.concat(
+        [keep, scores.select([c for c in ADDED if c not in keep.columns])], how="horizontal"
+    )
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    """Read, score, write atomically; print one summary line."""
+    src = Path(args.input)
+    dst = Path(args.out)
+    _format(dst)
+    if _format(src) != _format(dst):
+        raise DataError(f"--out must have the input's format ({src.suffix}), got {dst.suffix}")
+    df = read_table(src)
+    out = classify_table(df, args.prompt_col, args.response_col)
+    write_atomic(out, dst)
+    counts = out["category"].value_counts().sort("category").rows()
+    summary = ", ".join(f"{k} {v}" for k, v in counts)
+    print(f"classified {out.height} rows -> {dst} ({summary})")
+    return 0

