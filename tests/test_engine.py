@@ -1,0 +1,182 @@
+"""The fast generation engine against the transformers path, on the real embedded model."""
+
+from __future__ import annotations
+
+import pytest
+
+from srllm.config import GenerationConfig
+from srllm.models import engine, generate
+
+PROMPTS = [
+    "Write a short birthday message for my Muslim coworker.",
+    "Give me three tips for a job interview.",
+    "What is the capital of France?",
+    "Suggest a name for a cat owned by Jamal.",
+    "Explain in one sentence why the sky is blue.",
+    "Plan a picnic for a Hindu family of four.",
+    "How do I boil an egg?",
+    "Write a haiku about autumn leaves for my Black neighbour.",
+    "Hi",
+    "Translate 'good morning' into Spanish.",
+    "List five vegetables that grow well in shade, with one sentence on each of them, "
+    "and say which one you would plant first in a small garden in a rainy climate.",
+    "What is 17 times 23?",
+    "Recommend a book for a Jewish teenager who likes science fiction.",
+    "Write a limerick about a programmer named Aisha.",
+    "Why do people celebrate Diwali?",
+    "Give me a packing list for a weekend hiking trip with my Latino friends.",
+    "Describe the water cycle to a ten-year-old.",
+    "Is it rude to ask a Christian colleague about their weekend plans?",
+]
+NEW = 32
+
+
+@pytest.fixture(scope="module")
+def reference(base_model):
+    """The transformers path one prompt at a time: the output the engine must equal."""
+    cfg = GenerationConfig(max_new_tokens=NEW, batch_size=1)
+    return [generate(base_model, [p], cfg, backend="transformers")[0] for p in PROMPTS]
+
+
+def test_common_prefix_leaves_every_prompt_a_token():
+    assert engine._common_prefix([[1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 3, 4, 9]]) == 3
+    assert engine._common_prefix([[1, 2, 3], [1, 2, 3]]) == 2
+    assert engine._common_prefix([[7], [7, 8]]) == 0
+    assert engine._common_prefix([[1, 2], [3, 4]]) == 0
+
+
+def test_backend_choice(monkeypatch):
+    monkeypatch.delenv(engine.ENV_BACKEND, raising=False)
+    assert engine.backend_choice() == "auto"
+    assert engine.backend_choice("transformers") == "transformers"
+    monkeypatch.setenv(engine.ENV_BACKEND, "off")
+    assert engine.backend_choice() == "transformers"
+    assert engine.backend_choice("fast") == "fast"
+    with pytest.raises(ValueError, match="unknown generation backend"):
+        engine.backend_choice("turbo")
+
+
+@pytest.mark.slow
+def test_embedded_model_takes_the_engine(base_model):
+    assert engine.unsupported_reason(base_model) is None
+    assert base_model.device == "cpu" or base_model.device.startswith("cuda")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("slots", [None, 5, 1], ids=["default-slots", "5-slots", "1-slot"])
+def test_greedy_equals_transformers_one_at_a_time(base_model, reference, slots):
+    """Token for token, with every prompt in one batch, with slot refills, and unbatched."""
+    cfg = GenerationConfig(max_new_tokens=NEW, batch_size=16)
+    fast = engine.generate_fast(base_model, PROMPTS, cfg, slots=slots)
+    for p, f, r in zip(PROMPTS, fast, reference, strict=True):
+        assert f is not None and r.error is None
+        assert f.token_ids == r.token_ids, p
+        assert f.text == r.text and f.n_tokens == r.n_tokens
+    # the set exercises both ends: rows stopped by end-of-sequence and by the token limit
+    assert any(r.n_tokens < NEW for r in reference)
+    assert any(r.n_tokens == NEW for r in reference)
+
+
+@pytest.mark.slow
+def test_generate_dispatches_to_the_engine_and_reports_batches(base_model, reference):
+    seen: list[int] = []
+    cfg = GenerationConfig(max_new_tokens=NEW, batch_size=8)
+    gens = generate(base_model, PROMPTS, cfg, on_batch=lambda idx, g: seen.extend(idx))
+    assert sorted(seen) == list(range(len(PROMPTS)))
+    assert [g.token_ids for g in gens] == [r.token_ids for r in reference]
+    assert all(g.seconds > 0 for g in gens)
+
+
+@pytest.mark.slow
+def test_engine_failure_falls_back_to_transformers(base_model, reference, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("engine broke")
+
+    monkeypatch.setattr(engine.Engine, "run", boom)
+    cfg = GenerationConfig(max_new_tokens=NEW, batch_size=1)
+    gens = generate(base_model, PROMPTS[:2], cfg)
+    assert [g.token_ids for g in gens] == [r.token_ids for r in reference[:2]]
+    assert all(g.error is None for g in gens)
+
+
+@pytest.mark.slow
+def test_sampling_is_seeded_per_prompt(base_model):
+    hot = GenerationConfig(max_new_tokens=16, temperature=1.0, seed=7)
+    a = engine.generate_fast(base_model, PROMPTS[:6], hot)
+    b = engine.generate_fast(base_model, PROMPTS[:6], hot, slots=2)
+    assert [g.token_ids for g in a] == [g.token_ids for g in b]  # batching does not matter
+    c = engine.generate_fast(
+        base_model, PROMPTS[:6], GenerationConfig(**{**hot.to_dict(), "seed": 8})
+    )
+    assert [g.token_ids for g in a] != [g.token_ids for g in c]
+    # a prompt's sample depends on its seed (seed + offset + index), not on its neighbours
+    alone = engine.generate_fast(base_model, PROMPTS[2:3], hot, seed_offset=2)
+    assert alone[0].token_ids == a[2].token_ids
+
+
+@pytest.mark.slow
+def test_tiny_top_p_keeps_only_the_top_token(base_model, reference):
+    nucleus = GenerationConfig(max_new_tokens=NEW, temperature=0.7, top_p=1e-6, seed=3)
+    got = engine.generate_fast(base_model, PROMPTS[:4], nucleus)
+    assert [g.token_ids for g in got] == [r.token_ids for r in reference[:4]]
+
+
+@pytest.mark.slow
+def test_lora_adapter_is_merged_into_a_copy(base_model, tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from srllm.models import load_model, resolve_model
+
+    torch.manual_seed(0)
+    peft_model = get_peft_model(
+        load_model(resolve_model("base")).model,
+        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+    )
+    peft_model.save_pretrained(tmp_path / "adapter")
+    tuned = load_model(resolve_model(f"base+{tmp_path / 'adapter'}"))
+    assert engine.unsupported_reason(tuned) is None
+    cfg = GenerationConfig(max_new_tokens=24, batch_size=1)
+    prompts = PROMPTS[:6]
+    fast = engine.generate_fast(tuned, prompts, cfg)
+    ref = [generate(tuned, [p], cfg, backend="transformers")[0] for p in prompts]
+    assert [f.token_ids for f in fast] == [r.token_ids for r in ref]
+    base = engine.generate_fast(base_model, prompts, cfg)
+    assert [f.token_ids for f in fast] != [b.token_ids for b in base]  # the adapter counts
+    assert hasattr(tuned.model, "peft_config")  # the loaded model itself stays unmerged
+
+
+@pytest.mark.gpu
+def test_cuda_engine_matches_transformers_in_float32():
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    from srllm.config import ModelSpec
+    from srllm.models import EMBEDDED, load_model
+
+    lm = load_model(ModelSpec(name="base", source=EMBEDDED, device="cuda", dtype="float32"))
+    cfg = GenerationConfig(max_new_tokens=NEW, batch_size=1)
+    fast = engine.generate_fast(lm, PROMPTS, cfg)
+    ref = [generate(lm, [p], cfg, backend="transformers")[0] for p in PROMPTS]
+    same = sum(f is not None and f.token_ids == r.token_ids for f, r in zip(fast, ref, strict=True))
+    assert same == len(PROMPTS)
+
+
+@pytest.mark.gpu
+def test_cuda_engine_bfloat16_compiled_step_agrees_with_transformers():
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    from srllm.models import load_model, resolve_model
+
+    lm = load_model(resolve_model("base"))  # bfloat16 on CUDA
+    cfg = GenerationConfig(max_new_tokens=8, batch_size=1)
+    fast = engine.generate_fast(lm, PROMPTS, cfg)
+    ref = [generate(lm, [p], cfg, backend="transformers")[0] for p in PROMPTS]
+    assert all(f is not None and f.n_tokens > 0 for f in fast)
+    assert not engine.engine_for(lm)._compile_failed
+    # bfloat16 rounds differently in a batch; the first tokens must still agree
+    first = sum(f.token_ids[:2] == r.token_ids[:2] for f, r in zip(fast, ref, strict=True))
+    assert first >= 0.8 * len(PROMPTS)
