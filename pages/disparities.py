@@ -24,7 +24,7 @@ if not state.db_exists() or run_id is None:
     st.info("Pick a run in the sidebar (launch one on **Audit runs**).")
     st.stop()
 try:
-    data = cache.scored_frame(state.db_path(), run_id, time.time() // 10)
+    data = cache.analysis_frame(state.db_path(), run_id, time.time() // 10)
 except Exception as exc:  # noqa: BLE001
     show_error(exc)
     st.stop()
@@ -136,8 +136,18 @@ with tabs[4]:
         "Group", groups, index=groups.index(default_group) if default_group in groups else 0
     )
     m = st.selectbox("Model", frame.models, key="drill_model")
-    rows = data.filter((pl.col("group") == g) & (pl.col("model") == m)).select(
-        "category", "toxicity", "prompt", "response", "template_id", "prompt_id"
+    cats = sorted(data.filter(pl.col("category").is_not_null())["category"].unique().to_list())
+    cat = st.selectbox("Category", ["all", *cats], key="drill_category")
+    try:
+        rows = cache.responses(state.db_path(), run_id, m, g, None if cat == "all" else cat).select(
+            "category", "toxicity", "prompt", "response", "template_id", "prompt_id"
+        )
+    except Exception as exc:  # noqa: BLE001
+        show_error(exc)
+        st.stop()
+    n_all = data.filter((pl.col("group") == g) & (pl.col("model") == m)).height
+    st.caption(
+        f"{rows.height} of {n_all} responses for {g} from {m}"
+        f"{'' if cat == 'all' else f' labelled {cat}'} (text shown verbatim, not rendered)."
     )
-    st.caption(f"{rows.height} responses for {g} from {m} (text shown verbatim, not rendered).")
     st.dataframe(rows, hide_index=True, width="stretch")

@@ -116,3 +116,79 @@ def test_delete_run_removes_everything(tmp_path):
     store.add_generations([_gen(run, "p0")])
     store.delete_run(run)
     assert store.summary() == {"runs": 0, "prompts": 0, "generations": 0, "scores": 0, "labels": 0}
+
+
+def _score(gid: str, scorer: str, version: str, value: float, label: str) -> dict:
+    return {
+        "generation_id": gid,
+        "scorer": scorer,
+        "version": version,
+        "value": value,
+        "label": label,
+    }
+
+
+def test_analysis_frame_follows_the_newest_scores_and_drills_down(tmp_path):
+    store = Store(tmp_path / "s.duckdb")
+    run = _run(store)
+    gids = {}
+    for pid in ("p0", "p1", "p2"):
+        store.add_generations([_gen(run, pid, text=f"answer to {pid}")])
+    for row in store.generations(run).iter_rows(named=True):
+        gids[row["prompt_id"]] = row["generation_id"]
+    store.add_scores(
+        [_score(g, "category", "1", 0.1, "answer") for g in gids.values()]
+        + [_score(g, "toxicity", "1", 0.2, "non_toxic") for g in gids.values()]
+    )
+    # A newer classifier version relabels one response; the history keeps both versions.
+    store.add_scores([_score(gids["p1"], "category", "2", 0.95, "refusal")])
+    frame = store.analysis_frame(run).sort("prompt_id")
+    assert frame.columns[:7] == [
+        "model", "prompt_id", "template_id", "axis", "group", "name", "sample_idx"
+    ]  # fmt: skip
+    assert frame["category"].to_list() == ["answer", "refusal", "answer"]
+    assert frame["toxicity"].to_list() == pytest.approx([0.2, 0.2, 0.2])
+    assert frame["group"].to_list() == ["Muslim", "Hindu", "Christian"]
+    assert (
+        store.scored_frame(run).sort("prompt_id")["category"].to_list()
+        == frame["category"].to_list()
+    )
+    counts = store.group_counts(run).sort("group")
+    assert counts.filter(pl.col("group") == "Hindu")["refusals"][0] == 1
+    assert counts["n"].sum() == 3
+    drill = store.responses(run, model="base", group="Hindu")
+    assert drill.height == 1 and drill["response"][0] == "answer to p1"
+    assert store.responses(run, category="answer").height == 2
+    assert store.responses(run, group="nobody").height == 0
+
+
+def test_migration_backfills_latest_scores_of_an_old_file(tmp_path):
+    from srllm.store import MIGRATIONS_DIR
+
+    path = tmp_path / "old.duckdb"
+    # A file written by srllm at schema version 1, with a response scored twice.
+    con = duckdb.connect(str(path))
+    con.execute((MIGRATIONS_DIR / "001_initial.sql").read_text())
+    con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
+    con.execute("INSERT INTO schema_version VALUES (1, now())")
+    con.execute(
+        "INSERT INTO runs VALUES ('r1', 'old', now(), now(), 'finished', 'x', 'h', 1, '{}', "
+        "'[]', NULL, NULL, 0, NULL)"
+    )
+    con.execute(
+        "INSERT INTO prompts VALUES ('r1', 'p0', 't', 'religion', 'Hindu', NULL, 'qos', 'q')"
+    )
+    con.execute(
+        "INSERT INTO generations VALUES ('g0', 'r1', 'base', 'p0', 0, 'no', 1, 0.1, NULL, now())"
+    )
+    con.execute(
+        "INSERT INTO scores VALUES ('g0', 'category', '1', 0.2, 'answer', now() - INTERVAL 1 DAY)"
+    )
+    con.execute("INSERT INTO scores VALUES ('g0', 'category', '2', 0.9, 'refusal', now())")
+    con.execute("INSERT INTO scores VALUES ('g0', 'toxicity', '1', 0.3, 'non_toxic', now())")
+    con.close()
+    store = Store(path)
+    assert store.schema_version() == SCHEMA_VERSION
+    row = store.analysis_frame("r1").row(0, named=True)
+    assert (row["category"], row["refusal_prob"], row["toxicity"]) == ("refusal", 0.9, 0.3)
+    assert row["group"] == "Hindu"

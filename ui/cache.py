@@ -55,6 +55,22 @@ def scored_frame(db: str, run_id: str, _stamp: float) -> pl.DataFrame:
     return Store(db).scored_frame(run_id)
 
 
+@st.cache_data(ttl=10, show_spinner=False)
+def analysis_frame(db: str, run_id: str, _stamp: float) -> pl.DataFrame:
+    """A run's generations without text: what the statistics read (fast on big runs)."""
+    from srllm.store import Store
+
+    return Store(db).analysis_frame(run_id)
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def responses(db: str, run_id: str, model: str, group: str, category: str | None) -> pl.DataFrame:
+    """The responses behind one bar (drill-down), at most 500."""
+    from srllm.store import Store
+
+    return Store(db).responses(run_id, model=model, group=group, category=category, limit=500)
+
+
 @st.cache_resource
 def job_registry() -> dict:
     """Background audit jobs of this server, shared by every session (survive page switches)."""

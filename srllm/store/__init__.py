@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,54 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in text or "conflicting" in text or "being used by another" in text
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+@dataclass
+class _Instance:
+    """The one DuckDB instance this process has open on a file, and how many use it.
+
+    DuckDB keeps one instance per file and process, but creating and closing it from
+    several threads at once races ("Unique file handle conflict", and a second instance on
+    the same file can corrupt its write-ahead log, since file locks are per process). So
+    srllm creates and closes instances itself, under one lock, and hands out cursors; the
+    instance (and with it the file lock) is closed when its last user is done, so another
+    process can have the file between our operations.
+    """
+
+    root: duckdb.DuckDBPyConnection
+    read_only: bool
+    users: int = 0
+
+
+_INSTANCES: dict[str, _Instance] = {}
+_INSTANCES_LOCK = threading.Lock()
+_WRITE_TURNS: dict[str, threading.Lock] = {}
+
+
+def _key(path: Path) -> str:
+    return str(path.resolve())
+
+
+def _write_turn(key: str) -> threading.Lock:
+    """The lock that makes this process's writes to one file take turns."""
+    with _INSTANCES_LOCK:
+        return _WRITE_TURNS.setdefault(key, threading.Lock())
+
+
+def _release(key: str, inst: _Instance, con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.close()
+    finally:
+        with _INSTANCES_LOCK:
+            inst.users -= 1
+            if inst.users == 0:
+                if _INSTANCES.get(key) is inst:
+                    del _INSTANCES[key]
+                inst.root.close()
+
+
 class Store:
     """One DuckDB file. Cheap to create; opens a connection per operation."""
 
@@ -69,6 +119,8 @@ class Store:
         self.path = Path(path).expanduser()
         self.read_only = read_only
         self.wait_s = wait_s
+        if self.path.is_dir():
+            raise StoreError(f"{self.path} is a directory: name a DuckDB file inside it")
         if read_only:
             if not self.path.exists():
                 raise StoreError(f"no store at {self.path} (run an audit first)")
@@ -86,36 +138,52 @@ class Store:
     def connect(self, *, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short-lived connection, retried while another process holds the file lock.
 
-        Connections are read-write unless the store was opened read-only: DuckDB shares one
-        database instance between the threads of a process only when their configurations
-        match, and the dashboard's threads read while a background audit writes.
+        Within a process every connection to a file is a cursor on one shared DuckDB
+        instance (see ``_Instance``), and writes take turns on a per-file lock, so threads
+        (the dashboard's sessions and its background audits) never race each other.
         """
         if write and self.read_only:
             raise StoreError("this store was opened read-only")
-        deadline = time.monotonic() + self.wait_s
-        delay = 0.05
-        while True:
+        key = _key(self.path)
+        turn = _write_turn(key) if write else contextlib.nullcontext()
+        with turn:
+            inst, con = self._acquire(key)
             try:
-                con = duckdb.connect(str(self.path), read_only=self.read_only)
-                break
-            except duckdb.IOException as exc:
-                if _is_lock_error(exc) and time.monotonic() < deadline:
-                    time.sleep(delay)
-                    delay = min(delay * 1.5, 0.5)
-                    continue
-                if _is_lock_error(exc):
-                    raise StoreBusyError(
-                        f"{self.path} is busy: another process is writing to it; try again"
-                    ) from exc
-                raise StoreError(f"cannot open {self.path}: {str(exc).splitlines()[0]}") from exc
-            except duckdb.Error as exc:
-                raise StoreError(
-                    f"{self.path} is not a usable DuckDB file: {str(exc).splitlines()[0]}"
-                ) from exc
-        try:
-            yield con
-        finally:
-            con.close()
+                yield con
+            finally:
+                _release(key, inst, con)
+
+    def _acquire(self, key: str) -> tuple[_Instance, duckdb.DuckDBPyConnection]:
+        deadline = time.monotonic() + self.wait_s
+        delay = 0.02
+        while True:
+            with _INSTANCES_LOCK:
+                inst = _INSTANCES.get(key)
+                if inst is not None and (self.read_only or not inst.read_only):
+                    inst.users += 1
+                    return inst, inst.root.cursor()
+                if inst is None:
+                    try:
+                        root = duckdb.connect(str(self.path), read_only=self.read_only)
+                    except duckdb.IOException as exc:
+                        if not _is_lock_error(exc):
+                            msg = f"cannot open {self.path}: {_first_line(exc)}"
+                            raise StoreError(msg) from exc
+                    except duckdb.Error as exc:
+                        raise StoreError(
+                            f"{self.path} is not a usable DuckDB file: {_first_line(exc)}"
+                        ) from exc
+                    else:
+                        inst = _Instance(root=root, read_only=self.read_only, users=1)
+                        _INSTANCES[key] = inst
+                        return inst, root.cursor()
+                # else: this process has the file open read-only and we must write: wait
+            if time.monotonic() >= deadline:
+                raise StoreBusyError(
+                    f"{self.path} is busy: another process is writing to it; try again"
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.25)
 
     def _exists(self) -> bool:
         return self.path.exists() and self.path.stat().st_size > 0
@@ -287,7 +355,8 @@ class Store:
                 SELECT r.run_id, r.run_name, r.created_at, r.finished_at, r.status,
                        r.prompt_source, r.n_prompts, r.models, r.config,
                        count(g.generation_id) AS n_generations,
-                       count(g.error) AS n_errors
+                       count(g.error) AS n_errors,
+                       max(g.created_at) AS last_write
                 FROM runs r LEFT JOIN generations g USING (run_id)
                 GROUP BY ALL ORDER BY r.created_at DESC
                 """,
@@ -374,7 +443,10 @@ class Store:
             try:
                 before = con.execute("SELECT count(*) FROM generations").fetchall()[0][0]
                 con.register("new_gen", gen)
-                con.execute("INSERT INTO generations SELECT * FROM new_gen ON CONFLICT DO NOTHING")
+                con.execute(
+                    f"INSERT INTO generations ({', '.join(gen.column_names)}) "  # noqa: S608
+                    "SELECT * FROM new_gen ON CONFLICT DO NOTHING"
+                )
                 after = con.execute("SELECT count(*) FROM generations").fetchall()[0][0]
                 if scores:
                     self._insert_scores(con, scores, now)
@@ -411,6 +483,19 @@ class Store:
         con.execute(
             "INSERT INTO scores SELECT * FROM new_scores ON CONFLICT DO UPDATE SET "
             "value = excluded.value, label = excluded.label, created_at = excluded.created_at"
+        )
+        # The newest category and toxicity also live on the generation (migration 003).
+        con.execute(
+            "UPDATE generations SET category = s.label, refusal_prob = s.value "
+            "FROM (SELECT generation_id, any_value(label) AS label, any_value(value) AS value "
+            "      FROM new_scores WHERE scorer = 'category' GROUP BY generation_id) s "
+            "WHERE generations.generation_id = s.generation_id"
+        )
+        con.execute(
+            "UPDATE generations SET toxicity = s.value "
+            "FROM (SELECT generation_id, any_value(value) AS value "
+            "      FROM new_scores WHERE scorer = 'toxicity' GROUP BY generation_id) s "
+            "WHERE generations.generation_id = s.generation_id"
         )
 
     def add_scores(self, scores: Sequence[dict]) -> None:
@@ -484,6 +569,95 @@ class Store:
                 ORDER BY g.model, g.prompt_id, g.sample_idx
                 """,
                 [run_id, run_id],
+            )
+
+    def analysis_frame(self, run_id: str, models: Sequence[str] | None = None) -> pl.DataFrame:
+        """The narrow frame the statistics read: one row per generation, no text.
+
+        Columns: model, prompt_id, template_id, axis, group, name, sample_idx, category,
+        refusal_prob, toxicity, error. Reads the latest scores kept on each generation; the
+        prompt columns are joined on an integer key after the query (about 1e6 rows in
+        0.1 s: ``bench/store_queries.py``).
+        """
+        where, params = "WHERE g.run_id = ?", [run_id]
+        if models:
+            where += " AND g.model IN (SELECT unnest(?))"
+            params.append(list(models))
+        with self.connect() as con:
+            gens = _frame(
+                con,
+                f"""
+                SELECT g.model, p.rowid AS _p, g.sample_idx, g.category, g.refusal_prob,
+                       g.toxicity, g.error
+                FROM generations g JOIN prompts p USING (run_id, prompt_id)
+                {where}
+                """,  # noqa: S608 - constant clause; values are parameters
+                params,
+            )
+            prompts = _frame(
+                con,
+                'SELECT rowid AS _p, prompt_id, template_id, axis, grp AS "group", name '
+                "FROM prompts WHERE run_id = ?",
+                [run_id],
+            )
+        cols = ["model", "prompt_id", "template_id", "axis", "group", "name", "sample_idx"]
+        rest = ["category", "refusal_prob", "toxicity", "error"]
+        return gens.join(prompts, on="_p", how="left").select(*cols, *rest)
+
+    def group_counts(self, run_id: str) -> pl.DataFrame:
+        """Per model, axis and group: n, refusals, harmful answers, mean toxicity, errors."""
+        with self.connect() as con:
+            return _frame(
+                con,
+                """
+                SELECT g.model, p.axis, p.grp AS "group", count(*) AS n,
+                       count(*) FILTER (WHERE g.category IN ('refusal', 'harmful_refusal'))
+                           AS refusals,
+                       count(*) FILTER (WHERE g.category = 'harmful_answer') AS harmful,
+                       avg(g.toxicity) AS toxicity,
+                       count(*) FILTER (WHERE g.error IS NOT NULL) AS errors
+                FROM generations g JOIN prompts p USING (run_id, prompt_id)
+                WHERE g.run_id = ?
+                GROUP BY ALL ORDER BY ALL
+                """,
+                [run_id],
+            )
+
+    def responses(
+        self,
+        run_id: str,
+        *,
+        model: str | None = None,
+        group: str | None = None,
+        template_id: str | None = None,
+        category: str | None = None,
+        limit: int = 200,
+    ) -> pl.DataFrame:
+        """The responses behind one bar or cell (drill-down), newest scores included."""
+        where, params = ["g.run_id = ?"], [run_id]
+        for col, value in (
+            ("g.model", model),
+            ("p.grp", group),
+            ("p.template_id", template_id),
+            ("g.category", category),
+        ):
+            if value is not None:
+                where.append(f"{col} = ?")
+                params.append(value)
+        params.append(int(limit))
+        with self.connect() as con:
+            return _frame(
+                con,
+                f"""
+                SELECT g.model, p.grp AS "group", p.template_id, g.prompt_id, g.sample_idx,
+                       g.category, g.refusal_prob, g.toxicity, p.prompt, g.response, g.error,
+                       g.generation_id
+                FROM generations g JOIN prompts p USING (run_id, prompt_id)
+                WHERE {" AND ".join(where)}
+                ORDER BY p.template_id, g.prompt_id, g.sample_idx
+                LIMIT ?
+                """,  # noqa: S608 - column names are constants; values are parameters
+                params,
             )
 
     # -- human labels --------------------------------------------------------------------
