@@ -74,6 +74,10 @@ class TrainArgs:
         default=None, metadata={"help": "Average power draw for the energy estimate."}
     )
     threads: int | None = field(default=None, metadata={"help": "CPU threads for torch."})
+    resume: bool = field(
+        default=False,
+        metadata={"help": "Resume from the newest checkpoint in OUTPUT/checkpoints (same args)."},
+    )
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -437,7 +441,16 @@ def train(args: TrainArgs) -> int:
         callbacks=callbacks,
     )
     started = time.time()
-    result = trainer.train()
+    resume_from = None
+    if args.resume:
+        ckpts = sorted(
+            (out_dir / "checkpoints").glob("checkpoint-*"),
+            key=lambda p: int(p.name.rsplit("-", 1)[-1]),
+        )
+        resume_from = str(ckpts[-1]) if ckpts else None
+        if resume_from is None:
+            print(f"no checkpoint under {out_dir / 'checkpoints'}: starting from scratch")
+    result = trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.time() - started
     final_eval = trainer.evaluate() if use_eval else {}
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -465,9 +478,16 @@ def train(args: TrainArgs) -> int:
         "device": lm.device if not cuda else torch.cuda.get_device_name(0),
         "duration_s": round(seconds, 2),
         "global_steps": result.global_step,
+        "resumed_from": Path(resume_from).name if resume_from else None,
         "train_loss": result.training_loss,
         "eval": final_eval,
-        "log": losses,
+        "log": losses
+        if not resume_from
+        else [
+            {k: v for k, v in e.items() if k in ("step", "loss", "eval_loss", "learning_rate")}
+            for e in trainer.state.log_history
+            if "loss" in e or "eval_loss" in e
+        ],
         "energy": {
             "power_w": watts,
             "power_source": power_source,
