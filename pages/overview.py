@@ -8,7 +8,7 @@ import streamlit as st
 
 from srllm.store import Store
 from ui import cache, state
-from ui.widgets import show_error
+from ui.widgets import in_progress_line, show_error
 
 st.title("srllm · safety audit")
 st.caption(
@@ -24,6 +24,8 @@ try:
 except Exception as exc:  # noqa: BLE001
     show_error(exc)
     st.stop()
+for r in runs.filter(runs["status"] == "running").iter_rows(named=True):
+    st.info(in_progress_line(r))
 cols = st.columns(4)
 for col, key in zip(cols, ["runs", "prompts", "generations", "labels"], strict=True):
     col.metric(key.capitalize(), f"{counts[key]:,}")
