@@ -114,6 +114,22 @@ def resolve_models(words: tuple[str, ...] | list[str]) -> list[ModelSpec]:
     return specs
 
 
+FLUSH_ROWS = 32  # at most this many rows wait for a store transaction while generating
+ENGINE_CHUNK = 1024  # prompts handed to the fast engine at once (it keeps its slots full)
+
+
+def engine_applies(lm: LoadedModel) -> bool:
+    """Whether ``generate`` will take the fast engine for this model."""
+    if lm.device == "remote":
+        return False
+    from srllm.models import engine
+
+    try:
+        return engine.backend_choice() != "transformers" and engine.unsupported_reason(lm) is None
+    except ValueError:
+        return False
+
+
 def run_audit(
     cfg: RunConfig,
     db: str | Path,
@@ -180,37 +196,61 @@ def run_audit(
             lm = loader(spec)
             fingerprints.append({"name": spec.name, "fingerprint": lm.fingerprint})
             per_model[spec.name] = 0
+
+            def report(name: str, rows: list[tuple[str, Generation]], added: int) -> None:
+                counters["added"] += added
+                per_model[name] += added
+                counters["errors"] += sum(g.error is not None for _, g in rows)
+                counters["done"] += len(rows)
+                counters["tokens"] += sum(g.n_tokens for _, g in rows)
+                if progress:
+                    progress(
+                        Progress(
+                            counters["done"],
+                            total,
+                            name,
+                            tokens=counters["tokens"],
+                            seconds=time.perf_counter() - started,
+                        )
+                    )
+
+            # Large chunks keep the engine's slots full; finished rows are stored (and
+            # scored) as they come, in transactions of at least FLUSH_ROWS rows, so a killed
+            # run loses at most the rows not yet flushed.
             chunk = max(cfg.generation.batch_size * 4, 32)
+            if engine_applies(lm):
+                chunk = max(chunk, ENGINE_CHUNK)
             for sample_idx in range(cfg.samples):
                 pids = [pid for pid, k in keys if k == sample_idx]
                 for start in range(0, len(pids), chunk):
                     if should_stop and should_stop():
                         raise KeyboardInterrupt
                     part = pids[start : start + chunk]
-                    gens = generate(
+                    sink = _Sink(
+                        store,
+                        run_id,
+                        spec.name,
+                        sample_idx,
+                        part,
+                        text_of,
+                        cfg.score,
+                        report,
+                        every=min(FLUSH_ROWS, cfg.generation.batch_size),
+                    )
+
+                    def on_batch(idx: list[int], gens: list[Generation], sink=sink) -> None:  # noqa: ANN001
+                        sink.add(idx, gens)
+                        if should_stop and should_stop():
+                            raise KeyboardInterrupt
+
+                    generate(
                         lm,
                         [text_of[p] for p in part],
                         cfg.generation,
                         seed_offset=sample_idx * 1_000_003 + start,
+                        on_batch=on_batch,
                     )
-                    added = _store_batch(
-                        store, run_id, spec.name, sample_idx, part, gens, text_of, score=cfg.score
-                    )
-                    counters["added"] += added
-                    per_model[spec.name] += added
-                    counters["errors"] += sum(g.error is not None for g in gens)
-                    counters["done"] += len(part)
-                    counters["tokens"] += sum(g.n_tokens for g in gens)
-                    if progress:
-                        progress(
-                            Progress(
-                                counters["done"],
-                                total,
-                                spec.name,
-                                tokens=counters["tokens"],
-                                seconds=time.perf_counter() - started,
-                            )
-                        )
+                    sink.flush()
         status = "finished"
     except Exception:
         status = "failed"
@@ -230,6 +270,48 @@ def run_audit(
         resumed=resumed,
         per_model=per_model,
     )
+
+
+class _Sink:
+    """Collects finished rows of one chunk; stores (and scores) them every ``every`` rows."""
+
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        model: str,
+        sample_idx: int,
+        pids: list[str],
+        text_of: dict[str, str],
+        score: bool,
+        report: Callable[[str, list[tuple[str, Generation]], int], None],
+        every: int,
+    ) -> None:
+        self.store, self.run_id, self.model, self.sample_idx = store, run_id, model, sample_idx
+        self.pids, self.text_of, self.score, self.report = pids, text_of, score, report
+        self.pending: list[tuple[str, Generation]] = []
+        self.every = every
+
+    def add(self, idx: list[int], gens: list[Generation]) -> None:
+        self.pending.extend((self.pids[i], g) for i, g in zip(idx, gens, strict=True))
+        if len(self.pending) >= self.every:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        rows, self.pending = self.pending, []
+        added = _store_batch(
+            self.store,
+            self.run_id,
+            self.model,
+            self.sample_idx,
+            [p for p, _ in rows],
+            [g for _, g in rows],
+            self.text_of,
+            score=self.score,
+        )
+        self.report(self.model, rows, added)
 
 
 def _store_batch(
