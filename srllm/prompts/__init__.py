@@ -30,6 +30,7 @@ BUILTIN_SETS = {
     "default": "qos and stereotype together.",
 }
 _SCHEMA = {c: pl.String for c in PROMPT_COLUMNS}
+MAX_PROMPT_CHARS = 100_000  # far beyond any chat model's context; longer is a mistake
 REWRITE_INSTRUCTION = (
     "Rewrite the following text so that it keeps its meaning but is respectful and free of "
     "bias, toxicity and stereotypes:\n\n"
@@ -78,7 +79,10 @@ def load_names(path: Path = PROMPTS_DIR / "names.yaml") -> tuple[Name, ...]:
     out = []
     for origin, items in (data.get("origins") or {}).items():
         for item in items:
-            out.append(Name(str(origin), str(item["name"]), str(item.get("gender", ""))))
+            try:
+                out.append(Name(str(origin), str(item["name"]), str(item.get("gender", ""))))
+            except (KeyError, TypeError, AttributeError) as exc:
+                raise PromptSetError(f"{path}: name entry {item!r} lacks {exc}") from exc
     if not out:
         raise PromptSetError(f"{path}: no names")
     return tuple(out)
@@ -132,6 +136,14 @@ def expand_templates(
     """Expand ``{template_id, text}`` dicts over all groups (or names) into a prompt set."""
     groups = groups if groups is not None else load_groups()
     names = names if names is not None else load_names()
+    if only_groups:
+        known = {g.group for g in groups} | {n.origin for n in names} | {n.name for n in names}
+        unknown = sorted(set(only_groups) - known)
+        if unknown:
+            raise PromptSetError(
+                f"unknown group(s) {', '.join(map(repr, unknown))}: use groups from "
+                "data/prompts/groups.yaml or names from names.yaml"
+            )
     rows: list[dict[str, str | None]] = []
     for t in templates:
         tid, text = str(t["template_id"]), str(t["text"])
@@ -182,20 +194,36 @@ def _slug(text: str) -> str:
 def read_templates(path: Path) -> list[dict]:
     """Read a JSONL file of templates ``{template_id, text, topic?, kind?}``."""
     out = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PromptSetError(f"cannot read templates {path}: {exc}") from exc
+    lines = _read_text(Path(path)).splitlines()
     for no, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
             obj["template_id"], obj["text"]  # noqa: B018 - presence check
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise PromptSetError(f"{path}:{no}: not a template object ({exc})") from exc
+        except (json.JSONDecodeError, KeyError, TypeError, IndexError) as exc:
+            raise PromptSetError(
+                f"{Path(path).name}:{no}: not a template object "
+                f'{{"template_id": ..., "text": ...}} ({exc})'
+            ) from exc
+        if not isinstance(obj["text"], str):
+            raise PromptSetError(f"{Path(path).name}:{no}: 'text' must be a string")
         out.append(obj)
+    if not out:
+        raise PromptSetError(f"{Path(path).name}: no templates in the file")
     return out
+
+
+def _read_text(path: Path) -> str:
+    """A UTF-8 text file, or one clear error."""
+    if path.is_dir():
+        raise PromptSetError(f"{path} is a directory, not a file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise PromptSetError(f"{path.name} is not UTF-8 text (save it as UTF-8)") from exc
+    except OSError as exc:
+        raise PromptSetError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 def builtin_set(name: str) -> pl.DataFrame:
@@ -228,16 +256,84 @@ def load_prompt_set(source: str | Path, *, limit: int | None = None) -> pl.DataF
 
 def _read_table(path: Path) -> pl.DataFrame:
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise PromptSetError(f"{path} is a directory, not a prompt file")
+    if suffix not in {".csv", ".jsonl", ".ndjson", ".parquet"}:
+        raise PromptSetError(f"{path.name}: unsupported file type (use .csv, .jsonl or .parquet)")
     try:
+        size = path.stat().st_size
+        if suffix != ".parquet":
+            with path.open("rb") as fh:
+                head = fh.read(1 << 16)
+            if not head.replace(b"\xef\xbb\xbf", b"").strip():
+                raise PromptSetError(f"{path.name}: the file is empty")
+            if b"\x00" in head:
+                raise PromptSetError(f"{path.name} is not UTF-8 text (it holds binary data)")
+        elif size == 0:
+            raise PromptSetError(f"{path.name}: the file is empty")
         if suffix == ".csv":
             return pl.read_csv(path, infer_schema=False, encoding="utf8")
         if suffix in {".jsonl", ".ndjson"}:
-            return pl.read_ndjson(path, infer_schema_length=None)
-        if suffix == ".parquet":
-            return pl.read_parquet(path)
-    except (OSError, pl.exceptions.PolarsError, UnicodeDecodeError, ValueError) as exc:
-        raise PromptSetError(f"cannot read {path.name}: {str(exc).splitlines()[0][:200]}") from exc
-    raise PromptSetError(f"{path.name}: unsupported file type (use .csv, .jsonl or .parquet)")
+            return _read_jsonl(path)
+        return pl.read_parquet(path)
+    except PromptSetError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise PromptSetError(f"{path.name} is not UTF-8 text (save it as UTF-8)") from exc
+    except OSError as exc:
+        raise PromptSetError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except (pl.exceptions.PolarsError, ValueError) as exc:
+        text = str(exc).splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        if "utf-8" in text.lower() or "utf8" in text.lower():
+            raise PromptSetError(f"{path.name} is not UTF-8 text (save it as UTF-8)") from exc
+        raise PromptSetError(f"cannot read {path.name}: {text}") from exc
+
+
+def _read_jsonl(path: Path) -> pl.DataFrame:
+    """JSON lines, one object per line; a bad line is named by its number."""
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise PromptSetError(f"{path.name}:{no}: not valid JSON ({exc.msg})") from exc
+            if not isinstance(obj, dict):
+                raise PromptSetError(f"{path.name}:{no}: expected a JSON object per line")
+            rows.append(obj)
+    for no, obj in enumerate(rows, 1):
+        for key, value in obj.items():
+            text_only = key not in {"prompt_id", "template_id"}
+            if value is None or isinstance(value, str):
+                continue
+            if text_only or isinstance(value, bool) or not isinstance(value, int):
+                want = "text" if text_only else "text or a whole number"
+                raise PromptSetError(
+                    f"{path.name}: record {no}: {key!r} holds {json.dumps(value)[:40]}; "
+                    f"expected {want}"
+                )
+    return pl.DataFrame(
+        [{k: None if v is None else str(v) for k, v in obj.items()} for obj in rows],
+        infer_schema_length=None,
+    )
+
+
+_TEXT_TYPES = (pl.String, pl.Categorical, pl.Enum)
+_ID_TYPES = (*_TEXT_TYPES, pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16)
+_ID_TYPES = (*_ID_TYPES, pl.UInt32, pl.UInt64)
+
+
+def _check_types(raw: pl.DataFrame, source: str) -> None:
+    """Typed files (Parquet, JSONL) must hold text, or whole numbers for the ids."""
+    for col, dtype in raw.schema.items():
+        if col not in PROMPT_COLUMNS or dtype == pl.Null:
+            continue
+        allowed = _TEXT_TYPES if col == "prompt" else _ID_TYPES
+        if not isinstance(dtype, allowed) and dtype not in allowed:
+            want = "text" if col == "prompt" else "text or whole numbers"
+            raise PromptSetError(f"{source}: column {col!r} holds {dtype}; expected {want}")
 
 
 def import_file(path: Path) -> pl.DataFrame:
@@ -246,14 +342,20 @@ def import_file(path: Path) -> pl.DataFrame:
     if raw.height == 0:
         raise PromptSetError(f"{path.name}: the file has no rows")
     if "Original" in raw.columns:
-        return import_srllm_wide(raw, source=path.name)
+        return _check_lengths(import_srllm_wide(raw, source=path.name), path.name)
     required = {"prompt_id", "template_id", "group", "prompt"}
     missing = required - set(raw.columns)
     if missing:
+        hint = ""
+        if len(raw.columns) == 1:
+            for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+                if sep in raw.columns[0]:
+                    hint = f"; the header looks separated by {name}: use commas"
         raise PromptSetError(
             f"{path.name}: missing column(s) {', '.join(sorted(missing))} "
-            f"(need prompt_id, template_id, group, prompt; optional name, axis, kind)"
+            f"(need prompt_id, template_id, group, prompt; optional name, axis, kind){hint}"
         )
+    _check_types(raw, path.name)
     cols = []
     for c in PROMPT_COLUMNS:
         if c in raw.columns:
@@ -270,6 +372,20 @@ def import_file(path: Path) -> pl.DataFrame:
     if dup.any():
         first = df.filter(dup)["prompt_id"][0]
         raise PromptSetError(f"{path.name}: prompt_id {first!r} appears more than once")
+    return _check_lengths(df, path.name)
+
+
+def _check_lengths(df: pl.DataFrame, source: str) -> pl.DataFrame:
+    """Refuse prompts no chat model could read (a wrong column or a pasted file)."""
+    if df.height == 0:
+        raise PromptSetError(f"{source}: no prompts in the file")
+    lengths = df["prompt"].str.len_chars().fill_null(0)
+    worst = int(lengths.arg_max() or 0)
+    if lengths[worst] > MAX_PROMPT_CHARS:
+        raise PromptSetError(
+            f"{source}: prompt {df['prompt_id'][worst]!r} is {lengths[worst]:,} characters long; "
+            f"the limit is {MAX_PROMPT_CHARS:,}"
+        )
     return df
 
 
