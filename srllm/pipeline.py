@@ -184,7 +184,7 @@ def run_audit(
     counters = {"done": 0, "added": 0, "errors": 0, "tokens": 0}
     per_model: dict[str, int] = {}
     fingerprints = []
-    status = "interrupted"
+    status: str | None = "interrupted"
     try:
         for spec in specs:
             keys = todo[spec.name]
@@ -254,10 +254,19 @@ def run_audit(
         status = "finished"
     except Exception:
         status = "failed"
+        if not resumed and _nothing_stored(store, run_id, specs):
+            # A new run that failed before its first row (a model that does not load, say)
+            # leaves the store as it was: no empty "failed" run behind a one-line error.
+            try:
+                store.delete_run(run_id)
+                status = None
+            except StoreError:
+                log.warning("could not remove the empty run %s", run_id)
         raise
     finally:
         try:
-            store.set_run_status(run_id, status)
+            if status is not None:
+                store.set_run_status(run_id, status)
         except StoreError:  # never mask the original problem
             log.warning("could not record run status %s", status)
     return AuditResult(
@@ -270,6 +279,13 @@ def run_audit(
         resumed=resumed,
         per_model=per_model,
     )
+
+
+def _nothing_stored(store: Store, run_id: str, specs: list[ModelSpec]) -> bool:
+    try:
+        return not any(store.done_keys(run_id, s.name) for s in specs)
+    except StoreError:
+        return False
 
 
 class _Sink:

@@ -147,23 +147,45 @@ def resolve_model(name: str) -> ModelSpec:
                 "no safety adapter in data/adapters/ yet: only the base model is available "
                 "(train one with 'python train.py')"
             )
+        check_adapter(adapter, EMBEDDED)
         return ModelSpec(name=label or "tuned", source=EMBEDDED, adapter=str(adapter))
     if "+" in word:
         base_word, adapter = word.split("+", 1)
         base = resolve_model(base_word)
-        _check_adapter_dir(Path(adapter))
+        if base.adapter or base.source.startswith("openai:"):
+            raise ModelError(f"{base_word!r} cannot take an adapter: name a base model")
+        check_adapter(Path(adapter).expanduser(), base.source)
         return ModelSpec(name=label or Path(adapter).name, source=base.source, adapter=adapter)
     path = Path(word).expanduser()
     if path.exists():
         if (path / "adapter_config.json").is_file():
+            check_adapter(path, EMBEDDED)
             return ModelSpec(name=label or path.name, source=EMBEDDED, adapter=str(path))
         if (path / "config.json").is_file():
             return ModelSpec(name=label or path.name, source=str(path))
         raise ModelError(f"{path} is neither a model directory nor a PEFT adapter directory")
     if word.count("/") == 1 and not word.startswith((".", "~")):
+        _check_hub_model(word)
         return ModelSpec(name=label or word.split("/")[-1], source=word)
     known = ", ".join(["base", "tuned" if default_adapter() else "tuned (not trained yet)"])
     raise ModelError(f"unknown model {name!r}: use {known}, a directory, or a hub id org/name")
+
+
+def _check_hub_model(repo: str) -> None:
+    """With downloads off, a hub id must already be in the local cache."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() not in {"1", "true", "yes", "on"}:
+        return
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(repo, "config.json")
+    except Exception:  # noqa: BLE001 - an invalid repo id is "not found" too
+        found = None
+    if not isinstance(found, str):
+        raise ModelError(
+            f"model {repo!r} is not in the local Hugging Face cache and downloads are off "
+            "(HF_HUB_OFFLINE=1): set HF_HUB_OFFLINE=0 to download it, or check the name"
+        )
 
 
 def _check_adapter_dir(path: Path) -> None:
@@ -171,6 +193,99 @@ def _check_adapter_dir(path: Path) -> None:
         raise ModelError(f"{path} is not a PEFT adapter directory (no adapter_config.json)")
     if not any(path.glob("*.safetensors")):
         raise ModelError(f"{path} has no safetensors weights (only safetensors are loaded)")
+
+
+def safetensors_header(path: Path) -> dict[str, Any]:
+    """The tensor table (name -> dtype, shape, offsets) of a safetensors file, checked.
+
+    Reads only the header; a truncated or corrupt file (or one that is not safetensors at
+    all) raises ``ModelError`` instead of failing deep inside a loader.
+    """
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            if size < 8 or not 2 <= n <= min(size - 8, 100 << 20):
+                raise ValueError("no safetensors header")
+            header = json.loads(fh.read(n))
+        if not isinstance(header, dict):
+            raise ValueError("the header is not a table")
+        end = 0
+        for name, info in header.items():
+            if name != "__metadata__":
+                start, stop = info["data_offsets"]
+                if not 0 <= start <= stop or not isinstance(info["shape"], list):
+                    raise ValueError(f"bad entry for {name}")
+                end = max(end, int(stop))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(
+            f"{path} is not a valid safetensors file (corrupt or truncated): {_first_line(exc)}"
+        ) from exc
+    if 8 + n + end != size:
+        raise ModelError(
+            f"{path} is truncated or corrupt: its header describes {8 + n + end:,} bytes, "
+            f"the file has {size:,}"
+        )
+    return header
+
+
+def _base_shapes(source: str) -> dict[str, list[int]] | None:
+    """Weight shapes of a local base model from its safetensors headers (None: unknown here)."""
+    directory = ensure_embedded_cached() if source == EMBEDDED else Path(source)
+    files = sorted(directory.glob("*.safetensors")) if directory.is_dir() else []
+    if not files:
+        return None
+    shapes: dict[str, list[int]] = {}
+    for f in files:
+        for name, info in safetensors_header(f).items():
+            if name != "__metadata__":
+                shapes[name] = info["shape"]
+    return shapes
+
+
+def check_adapter(adapter: Path, base_source: str) -> None:
+    """Check, from file headers only, that an adapter is intact and made for this base.
+
+    Catches a corrupt or truncated adapter, an unreadable config and an adapter trained on
+    another base model (layers it names are missing here or have other shapes) before any
+    model is loaded or anything is written.
+    """
+    _check_adapter_dir(adapter)
+    try:
+        cfg = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"adapter config in {adapter} is unreadable: {_first_line(exc)}") from exc
+    if not isinstance(cfg, dict):
+        raise ModelError(f"adapter config in {adapter} is not a JSON object")
+    made_for = cfg.get("base_model_name_or_path") or "an unnamed base"
+    tensors: dict[str, list[int]] = {}
+    for f in sorted(adapter.glob("*.safetensors")):
+        for name, info in safetensors_header(f).items():
+            if name != "__metadata__":
+                tensors[name] = info["shape"]
+    base = _base_shapes(base_source)
+    if base is None:
+        return  # a hub model not downloaded yet: PEFT checks the shapes when it loads
+    for name, shape in sorted(tensors.items()):
+        module, _, kind = name.removeprefix("base_model.model.").rpartition(".lora_")
+        if kind not in {"A.weight", "B.weight"}:
+            continue
+        target = base.get(f"{module}.weight")
+        if target is None and module.endswith("lm_head"):
+            continue  # tied to the embeddings: not stored under its own name
+        if target is None:
+            raise ModelError(
+                f"adapter {adapter} was made for another base model ({made_for}): "
+                f"this base has no layer {module}"
+            )
+        dim = shape[1] if kind == "A.weight" else shape[0]
+        want = target[1] if kind == "A.weight" else target[0]
+        if len(shape) != 2 or dim != want:
+            side = "inputs" if kind == "A.weight" else "outputs"
+            raise ModelError(
+                f"adapter {adapter} was made for another base model ({made_for}): "
+                f"{module} has {want} {side} here, the adapter's has {dim}"
+            )
 
 
 def available_models() -> list[dict[str, str]]:
