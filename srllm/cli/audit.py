@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
 
 from srllm.config import DEFAULT_DB, GenerationConfig, RunConfig
-from srllm.errors import ConfigError, DataError
+from srllm.errors import ConfigError, DataError, StoreError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -116,17 +117,24 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def write_table(df, out: Path) -> None:  # noqa: ANN001 - polars DataFrame
     """Write CSV or Parquet through a temporary file so nothing is half-written."""
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_dir():
+        raise DataError(f"cannot write {out}: it is a directory")
+    existing = next((p for p in out.parents if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise DataError(f"cannot write {out}: {existing} is a file, not a directory")
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix.lower() == ".csv":
             df.write_csv(tmp)
         else:
             df.write_parquet(tmp)
         tmp.replace(out)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise DataError(f"cannot write {out}: {exc.strerror or exc}") from exc
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        reason = exc.strerror or str(exc).split(" (os error")[0]
+        raise DataError(f"cannot write {out}: {reason}") from exc
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -145,6 +153,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     from srllm.pipeline import score_run
     from srllm.store import Store
 
+    if not Path(args.db).exists():
+        raise StoreError(f"no store at {args.db} (run an audit first)")
     store = Store(args.db)
     run = store.require_run(args.run)
     n = score_run(store, run["run_id"])
