@@ -79,6 +79,41 @@ class TrainArgs:
         metadata={"help": "Resume from the newest checkpoint in OUTPUT/checkpoints (same args)."},
     )
 
+    def __post_init__(self) -> None:
+        def need(ok: bool, flag: str, what: str) -> None:
+            if not ok:
+                value = getattr(self, flag)
+                raise TrainError(f"--{flag.replace('_', '-')} must be {what}, not {value!r}")
+
+        for flag in (
+            "lora_r",
+            "per_device_train_batch_size",
+            "gradient_accumulation_steps",
+            "eval_steps",
+            "logging_steps",
+        ):
+            need(getattr(self, flag) >= 1, flag, "a whole number of at least 1")
+        need(self.max_seq_length >= 8, "max_seq_length", "at least 8 tokens")
+        need(self.max_steps == -1 or self.max_steps >= 1, "max_steps", "-1 (off) or at least 1")
+        need(self.lora_alpha > 0, "lora_alpha", "above 0")
+        need(0 <= self.lora_dropout < 1, "lora_dropout", "in [0, 1)")
+        need(0 < self.learning_rate < 1, "learning_rate", "in (0, 1)")
+        need(0 <= self.warmup_ratio < 1, "warmup_ratio", "in [0, 1)")
+        need(self.max_grad_norm > 0, "max_grad_norm", "above 0")
+        need(self.weight_decay >= 0, "weight_decay", "0 or more")
+        need(self.num_train_epochs > 0, "num_train_epochs", "above 0")
+        need(0 <= self.eval_fraction < 1, "eval_fraction", "in [0, 1)")
+        need(self.early_stopping_patience >= 0, "early_stopping_patience", "0 or more")
+        need(self.limit is None or self.limit >= 1, "limit", "at least 1")
+        need(self.threads is None or self.threads >= 1, "threads", "at least 1")
+        need(self.power_watts is None or self.power_watts > 0, "power_watts", "above 0")
+        need(
+            self.compute_dtype in {"bfloat16", "float16", "float32"},
+            "compute_dtype",
+            "bfloat16, float16 or float32",
+        )
+        need(bool(str(self.output).strip()), "output", "a directory")
+
 
 PRESETS: dict[str, dict[str, Any]] = {
     # SR_LLM's published QLoRA settings (section 3).
@@ -140,9 +175,14 @@ class TrainError(Exception):
 
 
 # -- arguments ---------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # noqa: D102 - argparse hook: one line, exit 2
+        self.exit(2, f"train.py: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """One flag per ``TrainArgs`` field, plus ``--config``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = _Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", help="YAML file of arguments; flags override it")
     for f in dataclasses.fields(TrainArgs):
         flag = "--" + f.name.replace("_", "-")
@@ -169,9 +209,15 @@ def parse_args(argv: list[str] | None = None) -> TrainArgs:
         import yaml
 
         try:
-            from_file = yaml.safe_load(Path(ns.config).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise TrainError(f"cannot read config {ns.config}: {exc}") from exc
+            from_file = yaml.safe_load(Path(ns.config).read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise TrainError(f"cannot read config {ns.config}: {reason}") from exc
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise TrainError(f"config {ns.config} is not valid YAML{where}: {problem}") from exc
         if not isinstance(from_file, dict):
             raise TrainError(f"config {ns.config} must be a mapping of argument names")
         from_file = {k.replace("-", "_"): v for k, v in from_file.items()}
@@ -212,12 +258,16 @@ def load_examples(paths: list[Path]) -> list[dict[str, str]]:
     """Read CMD records or prompt/response pairs into ``{prompt, response}`` examples."""
     out: list[dict[str, str]] = []
     for path in paths:
+        if path.is_dir():
+            raise TrainError(f"training data {path} is a directory; name JSONL files")
         if not path.is_file():
             raise TrainError(f"training data not found: {path}")
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise TrainError(f"cannot read {path}: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise TrainError(f"{path} is not UTF-8 text (JSONL expected)") from exc
+        except OSError as exc:
+            raise TrainError(f"cannot read {path}: {exc.strerror or exc}") from exc
         for no, line in enumerate(lines, 1):
             if not line.strip():
                 continue
@@ -230,10 +280,12 @@ def load_examples(paths: list[Path]) -> list[dict[str, str]]:
             if "text" in rec and "benign_variation" in rec:
                 from srllm.prompts import REWRITE_INSTRUCTION
 
-                prompt = REWRITE_INSTRUCTION + str(rec["text"])
-                response = str(rec["benign_variation"])
+                _check_text(rec, ("text", "benign_variation"), f"{path}:{no}")
+                prompt = REWRITE_INSTRUCTION + rec["text"]
+                response = rec["benign_variation"]
             elif "prompt" in rec and "response" in rec:
-                prompt, response = str(rec["prompt"]), str(rec["response"])
+                _check_text(rec, ("prompt", "response"), f"{path}:{no}")
+                prompt, response = rec["prompt"], rec["response"]
             else:
                 raise TrainError(
                     f"{path}:{no}: needs 'text' and 'benign_variation' (CMD schema) "
@@ -245,6 +297,12 @@ def load_examples(paths: list[Path]) -> list[dict[str, str]]:
     if not out:
         raise TrainError("no training examples in " + ", ".join(map(str, paths)))
     return out
+
+
+def _check_text(rec: dict, keys: tuple[str, ...], where: str) -> None:
+    for key in keys:
+        if not isinstance(rec[key], str):
+            raise TrainError(f"{where}: {key!r} must be text, not {json.dumps(rec[key])[:40]}")
 
 
 def format_example(tokenizer: Any, ex: dict[str, str], fmt: str) -> tuple[str, str]:
@@ -317,6 +375,28 @@ def _device_power(device: str, override: float | None) -> tuple[float, str]:
 
 def train(args: TrainArgs) -> int:
     """The training run behind ``main``."""
+    from srllm.config import ModelSpec
+    from srllm.models import load_model, resolve_model
+
+    # Everything a user can get wrong is checked before the heavy imports and before
+    # anything is written: a mistake costs a second and leaves no output directory.
+    if args.prompt_format not in {"chat", "llama2"}:
+        raise TrainError("--prompt-format must be chat or llama2")
+    out_dir = Path(args.output)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise TrainError(f"--output {out_dir} is a file; name a directory")
+    data_paths = [Path(p.strip()) for p in args.data.split(",") if p.strip()]
+    if not data_paths:
+        raise TrainError("--data names no file")
+    data_paths = [p if p.is_absolute() or p.exists() else ROOT / p for p in data_paths]
+    examples = load_examples(data_paths)
+    random.Random(args.seed).shuffle(examples)
+    if args.limit:
+        examples = examples[: args.limit]
+    base = resolve_model(args.model)
+    if base.adapter or base.source.startswith("openai:"):
+        raise TrainError(f"--model {args.model!r} is not a base model to train an adapter on")
+
     import torch
     import transformers
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
@@ -328,12 +408,8 @@ def train(args: TrainArgs) -> int:
         TrainingArguments,
     )
 
-    from srllm.config import ModelSpec
-    from srllm.models import load_model, resolve_model
     from srllm.pipeline import git_commit, library_versions
 
-    if args.prompt_format not in {"chat", "llama2"}:
-        raise TrainError("--prompt-format must be chat or llama2")
     cuda = torch.cuda.is_available()
     if args.load_in_4bit and not cuda:
         raise TrainError(
@@ -343,15 +419,6 @@ def train(args: TrainArgs) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     transformers.set_seed(args.seed)
-    out_dir = Path(args.output)
-    data_paths = [Path(p.strip()) for p in args.data.split(",") if p.strip()]
-    data_paths = [p if p.is_absolute() or p.exists() else ROOT / p for p in data_paths]
-    examples = load_examples(data_paths)
-    random.Random(args.seed).shuffle(examples)
-    if args.limit:
-        examples = examples[: args.limit]
-
-    base = resolve_model(args.model)
     spec = ModelSpec(
         name="train-base",
         source=base.source,
