@@ -8,12 +8,19 @@ import polars as pl
 import streamlit as st
 
 from srllm.config import GenerationConfig, RunConfig
+from srllm.pipeline import resolve_models
 from srllm.prompts import BUILTIN_SETS, describe_set, load_prompt_set
 from srllm.store import Store
 from ui import cache, jobs, state
 from ui.widgets import show_error
 
 st.title("Audit runs")
+if state.db_exists():
+    try:  # an unusable store is said once, here, not by every part of the page
+        Store(state.db_path())
+    except Exception as exc:  # noqa: BLE001
+        show_error(exc)
+        st.stop()
 
 with st.expander("Launch a run", expanded=not jobs.jobs()):
     with st.form("launch"):
@@ -50,7 +57,10 @@ with st.expander("Launch a run", expanded=not jobs.jobs()):
                     seed=0,
                 ),
             )
+            # Check what a user can get wrong here, before a job starts or anything is written.
+            resolve_models(cfg.models)
             info = describe_set(load_prompt_set(source, limit=cfg.limit))
+            Store(state.db_path())
             jobs.launch(cfg, state.db_path())
             st.success(f"Launched: {info['prompts']} prompts × {len(models)} model(s).")
         except Exception as exc:  # noqa: BLE001

@@ -82,8 +82,8 @@ if not specs:
     st.error("None of the picked models can be loaded here.")
     st.stop()
 try:
-    loaded = [cache.model(s) for s in specs]
     store = Store(state.db_path())
+    loaded = [cache.model(s) for s in specs]
 except Exception as exc:  # noqa: BLE001 - shown to the user
     show_error(exc)
     st.stop()
