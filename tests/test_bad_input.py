@@ -718,3 +718,48 @@ def test_page_shows_one_error_and_no_exception(tmp_path, monkeypatch, name):
     assert case.says in errors[0] and "Traceback" not in errors[0], errors
     assert not any(s.value.startswith("Launched") for s in at.success)
     assert _db_state(db) == before  # nothing written for a mistake
+
+
+def test_a_model_that_fails_to_load_leaves_no_run_behind(tmp_path):
+    from srllm.config import GenerationConfig, RunConfig
+    from srllm.errors import ModelError
+    from srllm.pipeline import run_audit
+
+    def loader(spec):  # what a model that passes every check but does not load does
+        raise ModelError(f"cannot load model {spec.source!r}: out of memory")
+
+    db = tmp_path / "s.duckdb"
+    cfg = RunConfig(
+        prompts=str(_write(tmp_path / "p.csv", GOOD_CSV)),
+        models=("base",),
+        run_name="r",
+        generation=GenerationConfig(max_new_tokens=4),
+    )
+    with pytest.raises(ModelError, match="out of memory"):
+        run_audit(cfg, db, loader=loader)
+    assert Store(db).list_runs().height == 0
+    # A run being resumed keeps what it has and is marked failed.
+    from srllm.prompts import load_prompt_set, prompt_set_hash
+
+    prompts = load_prompt_set(cfg.prompts)
+    store = Store(db)
+    run_id = store.create_run(
+        run_name="r",
+        prompts=prompts,
+        prompt_source=cfg.prompts,
+        prompt_set_hash=prompt_set_hash(prompts),
+        config={},
+        models=[],
+        git_commit=None,
+        versions={},
+        seed=0,
+    )
+    row = {"run_id": run_id, "model": "base", "prompt_id": "t1:muslim", "sample_idx": 0}
+    store.add_generations([{**row, "response": "Sure.", "n_tokens": 2, "seconds": 0.1}])
+    again = RunConfig(
+        prompts=cfg.prompts, models=("base", "other=base"), run_name="r", generation=cfg.generation
+    )
+    with pytest.raises(ModelError):
+        run_audit(again, db, loader=loader)
+    runs = store.list_runs()
+    assert runs["status"].to_list() == ["failed"] and runs["n_generations"].to_list() == [1]
