@@ -206,6 +206,10 @@ class _Browser:
             self._pw.stop()
 
 
+SAMPLES = 4  # four sampled passes over 40 prompts: several commits for readers to see
+TOTAL = 40 * SAMPLES
+
+
 @pytest.mark.slow
 def test_dashboard_reads_while_a_cli_audit_writes_the_same_file(tmp_path):
     db = tmp_path / "live.duckdb"
@@ -230,7 +234,7 @@ def test_dashboard_reads_while_a_cli_audit_writes_the_same_file(tmp_path):
                 "--max-new-tokens",
                 "8",
                 "--samples",
-                "2",
+                str(SAMPLES),
                 "--temperature",
                 "0.7",
                 "--batch-size",
@@ -265,10 +269,10 @@ def test_dashboard_reads_while_a_cli_audit_writes_the_same_file(tmp_path):
         out, err = audit.communicate(timeout=30)
         assert audit.returncode == 0, err
         assert "Traceback" not in err and "busy" not in err
-        assert "80 new generations, 0 already stored, 0 errors" in err
+        assert f"{TOTAL} new generations, 0 already stored, 0 errors" in err
 
         # The readers overlapped the writes and saw the run grow.
-        assert any(0 < n < 80 for n in seen), seen
+        assert any(0 < n < TOTAL for n in seen), seen
         assert app_in_progress, "the overview never said that the run was in progress"
         if browser.page is not None:
             assert browser_in_progress, "the browser never showed the run in progress"
@@ -276,14 +280,14 @@ def test_dashboard_reads_while_a_cli_audit_writes_the_same_file(tmp_path):
         # Exactly one row per (run, model, prompt, sample), and the run is finished.
         store = Store(db)
         gens = store.generations()
-        assert gens.height == 80
-        assert gens.select("run_id", "model", "prompt_id", "sample_idx").n_unique() == 80
-        assert sorted(gens["sample_idx"].unique().to_list()) == [0, 1]
+        assert gens.height == TOTAL
+        assert gens.select("run_id", "model", "prompt_id", "sample_idx").n_unique() == TOTAL
+        assert sorted(gens["sample_idx"].unique().to_list()) == list(range(SAMPLES))
         assert gens["prompt_id"].n_unique() == 40
-        assert gens["error"].null_count() == 80
+        assert gens["error"].null_count() == TOTAL
         runs = store.list_runs()
         assert runs.height == 1 and runs["status"][0] == "finished"
-        assert store.summary()["generations"] == 80
+        assert store.summary()["generations"] == TOTAL
 
         # Once its cache refreshes, the overview shows the final figures and no run in progress.
         finished_shown = False
@@ -292,7 +296,7 @@ def test_dashboard_reads_while_a_cli_audit_writes_the_same_file(tmp_path):
             at = _app(db).run()
             assert not at.exception and not at.error
             metrics = {m.label: m.value for m in at.metric}
-            finished_shown = metrics.get("Generations") == "80" and not any(
+            finished_shown = metrics.get("Generations") == f"{TOTAL:,}" and not any(
                 "in progress" in i.value for i in at.info
             )
             if not finished_shown:
