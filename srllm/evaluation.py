@@ -127,25 +127,45 @@ def summarise(data: pl.DataFrame, model: str) -> dict[str, Figure]:
 
 
 def perplexity(lm: Any, pairs: list[tuple[str, str]], *, batch_size: int = 16) -> float:
-    """Perplexity of reference answers given their prompts (chat template), lower is better."""
+    """Perplexity of reference answers given their prompts (chat template), lower is better.
+
+    Batched: each row is prompt + reference, right-padded; only reference tokens count.
+    """
     import torch
 
     from srllm.models import chat_text
 
     tok = lm.tokenizer
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    rows = []
+    for prompt, ref in pairs:
+        p_ids = tok(chat_text(tok, prompt), add_special_tokens=False)["input_ids"]
+        r_ids = tok(ref, add_special_tokens=False)["input_ids"]
+        rows.append((p_ids, r_ids))
+    rows.sort(key=lambda r: len(r[0]) + len(r[1]))  # similar lengths share a batch
     total_nll, total_tokens = 0.0, 0
-    for start in range(0, len(pairs), batch_size):
-        chunk = pairs[start : start + batch_size]
-        for prompt, ref in chunk:
-            p_ids = tok(chat_text(tok, prompt), add_special_tokens=False)["input_ids"]
-            r_ids = tok(ref, add_special_tokens=False)["input_ids"]
-            ids = torch.tensor([p_ids + r_ids], device=lm.device)
-            labels = ids.clone()
-            labels[0, : len(p_ids)] = -100
-            with torch.inference_mode():
-                loss = lm.model(input_ids=ids, labels=labels).loss
-            total_nll += float(loss) * len(r_ids)
-            total_tokens += len(r_ids)
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        width = max(len(p) + len(r) for p, r in chunk)
+        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        labels = torch.full((len(chunk), width), -100, dtype=torch.long)
+        for i, (p, r) in enumerate(chunk):
+            n = len(p) + len(r)
+            ids[i, :n] = torch.tensor(p + r)
+            mask[i, :n] = 1
+            labels[i, len(p) : n] = torch.tensor(r)
+        ids, mask, labels = ids.to(lm.device), mask.to(lm.device), labels.to(lm.device)
+        with torch.inference_mode():
+            logits = lm.model(input_ids=ids, attention_mask=mask).logits.float()
+        nll = torch.nn.functional.cross_entropy(
+            logits[:, :-1].reshape(-1, logits.shape[-1]),
+            labels[:, 1:].reshape(-1),
+            ignore_index=-100,
+            reduction="sum",
+        )
+        total_nll += float(nll)
+        total_tokens += int((labels[:, 1:] != -100).sum())
     return math.exp(total_nll / max(total_tokens, 1))
 
 
