@@ -43,6 +43,38 @@ def migrations() -> list[tuple[int, Path]]:
 
 SCHEMA_VERSION = max(n for n, _ in migrations())
 
+STEREOSET_VALUE_COLUMNS: tuple[str, ...] = (
+    "domain",
+    "n_items",
+    "n_terms",
+    "lms",
+    "ss",
+    "icat",
+    "lms_ci_low",
+    "lms_ci_high",
+    "ss_ci_low",
+    "ss_ci_high",
+    "icat_ci_low",
+    "icat_ci_high",
+    "data_sha256",
+    "git_commit",
+    "seconds",
+)
+"""Columns of ``stereoset_results`` besides run_label, model, created_at and fingerprint."""
+STEREOSET_SCHEMA: dict[str, Any] = {
+    "run_label": pl.String,
+    "model": pl.String,
+    "domain": pl.String,
+    "n_items": pl.Int64,
+    "n_terms": pl.Int64,
+    **{c: pl.Float64 for c in STEREOSET_VALUE_COLUMNS[3:12]},
+    "data_sha256": pl.String,
+    "git_commit": pl.String,
+    "seconds": pl.Float64,
+    "created_at": pl.Datetime("us"),
+    "fingerprint": pl.String,
+}
+
 
 def generation_id(run_id: str, model: str, prompt_id: str, sample_idx: int) -> str:
     """Deterministic id: the same (run, model, prompt, sample) always maps to one row."""
@@ -692,3 +724,135 @@ class Store:
             for table in ("runs", "prompts", "generations", "scores", "labels"):
                 out[table] = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
         return out
+
+    # -- StereoSet -----------------------------------------------------------------------
+    def add_stereoset_results(
+        self, run_label: str, model: str, rows: Sequence[dict[str, Any]]
+    ) -> int:
+        """Store one model's StereoSet figures under ``run_label``; return rows written.
+
+        Each row has the columns of ``stereoset_results`` except ``run_label``, ``model`` and
+        ``created_at`` (missing optional ones are NULL; ``fingerprint`` a dict). One
+        transaction replaces whatever ``(run_label, model)`` held, so a re-run is idempotent.
+        """
+        if not run_label or not model:
+            raise StoreError("a StereoSet result needs a run label and a model name")
+        now = _now()
+        params = [
+            [
+                run_label,
+                model,
+                *(row.get(c) for c in STEREOSET_VALUE_COLUMNS),
+                now,
+                json.dumps(row.get("fingerprint") or {}, sort_keys=True, default=str),
+            ]
+            for row in rows
+        ]
+        cols = ("run_label", "model", *STEREOSET_VALUE_COLUMNS, "created_at", "fingerprint")
+        insert = (
+            f"INSERT INTO stereoset_results ({', '.join(cols)}) "  # noqa: S608 - constant names
+            f"VALUES ({', '.join('?' for _ in cols)})"
+        )
+        with self.connect(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(
+                    "DELETE FROM stereoset_results WHERE run_label = ? AND model = ?",
+                    [run_label, model],
+                )
+                if params:
+                    con.executemany(insert, params)
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                con.execute("ROLLBACK")
+                first = str(exc).splitlines()[0]
+                raise StoreError(f"cannot write StereoSet results: {first}") from exc
+        return len(params)
+
+    def stereoset_results(
+        self,
+        *,
+        run_label: str | None = None,
+        models: Sequence[str] | None = None,
+        latest: bool = False,
+    ) -> pl.DataFrame:
+        """Stored StereoSet figures, ``overall`` last within each (run_label, model).
+
+        ``latest`` keeps, for each model, only its most recent evaluation (run label).
+        """
+        where, params = [], []
+        if run_label is not None:
+            where.append("run_label = ?")
+            params.append(run_label)
+        if models:
+            where.append(f"model IN ({', '.join('?' for _ in models)})")
+            params.extend(models)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        cols = ", ".join(("run_label", "model", *STEREOSET_VALUE_COLUMNS, "created_at"))
+        sql = f"""
+            WITH r AS (SELECT * FROM stereoset_results {clause}),
+            newest AS (
+                SELECT model, arg_max(run_label, created_at) AS run_label FROM r GROUP BY model
+            )
+            SELECT {cols}, fingerprint FROM r
+            {"SEMI JOIN newest USING (model, run_label)" if latest else ""}
+            ORDER BY model, created_at DESC, run_label,
+                     CASE domain WHEN 'overall' THEN 1 ELSE 0 END, domain
+        """  # noqa: S608 - constant clauses; values are parameters
+        with self.connect() as con:
+            df = _frame(con, sql, params)
+        return df.cast(STEREOSET_SCHEMA)
+
+    # -- paper tables --------------------------------------------------------------------
+    def outcome_counts(
+        self, models: Sequence[str], *, toxic_threshold: float = 0.5
+    ) -> pl.DataFrame:
+        """Per run, model and group: generations with a risk label / unsafe, scored / toxic.
+
+        Counts the latest score of each scorer per generation, error-free generations only.
+        Columns: ``run_id, run_name, prompt_source, created_at, status, model, group,
+        n_risk, n_unsafe, n_tox, n_toxic`` (toxic: toxicity above ``toxic_threshold``).
+        """
+        if not models:
+            return pl.DataFrame()
+        marks = ", ".join("?" for _ in models)
+        sql = f"""
+            WITH g AS (
+                SELECT generation_id, run_id, model, prompt_id FROM generations
+                WHERE model IN ({marks}) AND error IS NULL
+            ),
+            s AS (
+                SELECT generation_id, scorer, value, label,
+                       row_number() OVER (PARTITION BY generation_id, scorer
+                                          ORDER BY created_at DESC) AS rn
+                FROM scores
+                WHERE scorer IN ('risk', 'toxicity')
+                  AND generation_id IN (SELECT generation_id FROM g)
+            )
+            SELECT g.run_id, r.run_name, r.prompt_source, r.created_at, r.status, g.model,
+                   p.grp AS "group",
+                   count(rk.label) AS n_risk,
+                   count(*) FILTER (WHERE rk.label = 'unsafe') AS n_unsafe,
+                   count(tx.value) AS n_tox,
+                   count(*) FILTER (WHERE tx.value > ?) AS n_toxic
+            FROM g
+            JOIN runs r USING (run_id)
+            JOIN prompts p USING (run_id, prompt_id)
+            LEFT JOIN s rk ON rk.generation_id = g.generation_id AND rk.scorer = 'risk'
+                          AND rk.rn = 1
+            LEFT JOIN s tx ON tx.generation_id = g.generation_id AND tx.scorer = 'toxicity'
+                          AND tx.rn = 1
+            GROUP BY ALL
+            ORDER BY r.created_at, g.run_id, g.model, "group"
+        """  # noqa: S608 - the IN list is placeholders; values are parameters
+        with self.connect() as con:
+            return _frame(con, sql, [*models, float(toxic_threshold)])
+
+    def model_names(self) -> list[str]:
+        """Every model name with generations or StereoSet results, sorted."""
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT model FROM generations UNION SELECT model FROM stereoset_results "
+                "ORDER BY model"
+            ).fetchall()
+        return [r[0] for r in rows]
