@@ -21,6 +21,7 @@ PAGES = [
     st.Page("pages/live_probe.py", title="Live probe", icon=":material/search:"),
     st.Page("pages/audit_runs.py", title="Audit runs", icon=":material/play_circle:"),
     st.Page("pages/disparities.py", title="Disparities", icon=":material/bar_chart:"),
+    st.Page("pages/model_comparison.py", title="Model comparison", icon=":material/compare:"),
     st.Page("pages/review.py", title="Review", icon=":material/rate_review:"),
     st.Page("pages/rewrite.py", title="Rewrite", icon=":material/auto_fix_high:"),
     st.Page("pages/report.py", title="Report", icon=":material/description:"),

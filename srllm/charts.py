@@ -169,3 +169,58 @@ def category_stack(shares: pl.DataFrame, *, title: str = "Response categories") 
         )
     fig.update_layout(barmode="stack", yaxis_tickformat=".0%")
     return _layout(fig, title)
+
+
+def toxic_by_group(
+    table: pl.DataFrame,
+    published: pl.DataFrame | None = None,
+    *,
+    title: str = "Toxic % (toxicity > 0.5) by group · 95% Wilson CI",
+) -> go.Figure:
+    """Toxic % per group and model with CI error bars, published figures as markers.
+
+    ``table`` has model, group, n, toxic_pct, ci_low, ci_high (percent, as
+    ``PaperTables.table5``); ``published`` has model, group, toxic_pct and is drawn only for
+    groups present in ``table``, each trace named ``published: <model>``.
+    """
+    fig = go.Figure()
+    groups = table["group"].unique(maintain_order=True).to_list()
+    for i, model in enumerate(table["model"].unique(maintain_order=True).to_list()):
+        part = table.filter(pl.col("model") == model)
+        fig.add_bar(
+            name=str(model),
+            x=part["group"].to_list(),
+            y=part["toxic_pct"].to_list(),
+            marker_color=MODEL_COLOURS[i % len(MODEL_COLOURS)],
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": (part["ci_high"] - part["toxic_pct"]).to_list(),
+                "arrayminus": (part["toxic_pct"] - part["ci_low"]).to_list(),
+            },
+            customdata=list(
+                zip(
+                    part["n"].to_list(),
+                    part["ci_low"].to_list(),
+                    part["ci_high"].to_list(),
+                    strict=True,
+                )
+            ),
+            hovertemplate="%{x}<br>toxic %{y:.1f}% (95% CI %{customdata[1]:.1f}–"
+            "%{customdata[2]:.1f}%)<br>n = %{customdata[0]}<extra></extra>",
+        )
+    if published is not None and published.height:
+        shown = published.filter(pl.col("group").is_in(groups))
+        for j, model in enumerate(shown["model"].unique(maintain_order=True).to_list()):
+            part = shown.filter(pl.col("model") == model)
+            fig.add_scatter(
+                name=f"published: {model}",
+                x=part["group"].to_list(),
+                y=part["toxic_pct"].to_list(),
+                mode="markers",
+                marker={"symbol": "diamond", "size": 9, "color": "#444", "opacity": 1 - 0.25 * j},
+                hovertemplate="%{x}<br>published: %{y:.2f}%<extra></extra>",
+            )
+    fig.update_layout(barmode="group", yaxis_title="toxic %")
+    fig.update_xaxes(categoryorder="array", categoryarray=groups)
+    return _layout(fig, title)

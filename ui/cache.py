@@ -75,3 +75,19 @@ def responses(db: str, run_id: str, model: str, group: str, category: str | None
 def job_registry() -> dict:
     """Background audit jobs of this server, shared by every session (survive page switches)."""
     return {}
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def model_names(db: str, _stamp: float) -> list[str]:
+    """Model names with generations or StereoSet results in the store."""
+    from srllm.store import Store
+
+    return Store(db).model_names()
+
+
+@st.cache_data(ttl=10, show_spinner="Computing the paper tables…")
+def paper_tables(db: str, base: str, tuned: str, _stamp: float):  # noqa: ANN201 - PaperTables
+    """The SR_LLM paper's tables for a base/tuned pair (``srllm.paper.paper_tables``)."""
+    from srllm.paper import paper_tables as compute
+
+    return compute(db, base=base, tuned=tuned)
