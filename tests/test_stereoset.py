@@ -298,6 +298,26 @@ def test_migration_002_upgrades_a_version_1_store(tmp_path):
     assert save_stereoset_results(path, "r", "base", {}, _rows()) == 3
 
 
+def test_a_store_made_without_002_gets_it_even_when_newer_ones_are_applied(tmp_path):
+    """Migrations merged out of order: a file with 001 and 003 still gets 002."""
+    import duckdb
+
+    from srllm.store import Store, migrations
+
+    path = tmp_path / "gap.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
+    for number, sql in migrations():
+        if number != 2:
+            con.execute(sql.read_text())
+            con.execute("INSERT INTO schema_version VALUES (?, now())", [number])
+    con.close()
+    store = Store(path)
+    assert 2 in store.applied_migrations()
+    assert save_stereoset_results(path, "r", "base", {}, _rows()) == 3
+    assert store.stereoset_results().height == 3
+
+
 def test_cli_missing_data_file_exits_2(tmp_path):
     res = run_cli("stereoset", "--models", "base", "--data", str(tmp_path / "missing.csv"))
     assert res.returncode == 2
