@@ -96,13 +96,21 @@ def test_start_token_choice_for_smollm2(base_model):
 
 
 def test_cli_json_limit_30_and_db(tmp_path):
+    from srllm.models import default_adapter
+
     data = shared_path("stereoset", "stereoset_intrasentence_dev.csv")
     db = tmp_path / "s.duckdb"
-    args = ["stereoset", "--models", "base", "--data", str(data), "--limit", "30"]
+    models = ["base", "tuned"] if default_adapter() is not None else ["base"]
+    args = ["stereoset", "--models", ",".join(models), "--data", str(data), "--limit", "30"]
     res = run_cli(*args, "--json", "--batch-size", "16", "--db", str(db))
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
-    assert list(out) == ["base"]
+    assert list(out) == models
+    for model in models[1:]:  # the adapter changes the scores, so the figures are its own
+        assert out[model]["fingerprint"]["adapter_sha256"]
+        overall = out[model]["domains"]["overall"]
+        assert overall["n_items"] == 30 and 0 <= overall["icat"] <= 100
+    assert set(stereoset_metrics_table(db_path=db)["model"]) == set(models)
     domains = out["base"]["domains"]
     assert "overall" in domains
     assert domains["overall"]["n_items"] == 30
