@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -79,64 +80,63 @@ def test_audit_export_rerun_adds_nothing(tmp_path):
     assert pl.read_parquet(parquet).height == 40
 
 
+def _stored(db) -> int:  # noqa: ANN001
+    if not db.exists():
+        return 0
+    try:
+        return Store(db, wait_s=5).summary()["generations"]
+    except Exception:  # noqa: BLE001 - file being created or locked by the writer
+        return -1
+
+
 @pytest.mark.slow
-def test_killed_audit_resumes_only_missing_rows(tmp_path):
+def test_audit_killed_at_random_points_resumes_to_exact_counts(tmp_path):
+    """SIGKILL an audit three times at random points; the same command then completes it."""
     db = tmp_path / "k.duckdb"
+    total = 40 * 4  # 40 prompts, 4 sampled responses each
     args = [
-        sys.executable,
-        "-m",
-        "srllm",
-        "audit",
-        "--prompts",
-        CSV,
-        "--models",
-        "base",
-        "--db",
-        str(db),
-        "--max-new-tokens",
-        "16",
-        "--run-name",
-        "k",
-        "--batch-size",
-        "4",
+        *("audit", "--prompts", CSV, "--models", "base", "--db", str(db)),
+        *("--max-new-tokens", "16", "--run-name", "k", "--batch-size", "4"),
+        *("--samples", "4", "--temperature", "0.7", "--seed", "3"),
     ]
-    proc = subprocess.Popen(
-        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy()
-    )
-    deadline = time.time() + 300
-    seen = 0
-    while time.time() < deadline:
-        time.sleep(1.0)
-        if db.exists():
-            try:
-                seen = Store(db, wait_s=5).summary()["generations"]
-            except Exception:  # noqa: BLE001 - file being created
-                seen = 0
-            if seen >= 8:
+    rng = random.Random(11)
+    kills = []
+    for _ in range(3):
+        before = max(_stored(db), 0)
+        target = before + rng.randint(4, 40)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "srllm", *args],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=os.environ.copy(),
+        )
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None:
+            if _stored(db) >= target:
                 break
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    partial = Store(db).summary()["generations"]
-    assert 8 <= partial < 40
-    res = run_cli(
-        "audit",
-        "--prompts",
-        CSV,
-        "--models",
-        "base",
-        "--db",
-        str(db),
-        "--max-new-tokens",
-        "16",
-        "--run-name",
-        "k",
-        "--batch-size",
-        "4",
-    )
+            time.sleep(0.1)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills.append(target)
+        proc.wait()
+        assert _stored(db) <= total
+    partial = _stored(db)
+    assert kills, "every audit finished before it could be killed"
+    assert 0 < partial < total
+    res = run_cli(*args)
     assert res.returncode == 0, res.stderr
-    assert f"{40 - partial} new generations, {partial} already stored" in res.stderr
+    assert f"{total - partial} new generations, {partial} already stored" in res.stderr
     gens = Store(db).generations()
-    assert gens.height == 40 and gens["prompt_id"].n_unique() == 40
+    assert gens.height == total
+    assert gens.select("model", "prompt_id", "sample_idx").n_unique() == total
+    assert gens["response"].null_count() == 0
+    runs = Store(db).list_runs()
+    assert runs.height == 1 and runs["status"][0] == "finished"
+    # Once complete, the same command adds nothing.
+    again = run_cli(*args)
+    assert again.returncode == 0 and "0 new generations" in again.stderr
+    assert Store(db).summary()["generations"] == total
 
 
 def _bad(tmp_path, name: str, text: str | bytes) -> str:
