@@ -129,3 +129,56 @@ def make_scored_store(path):
     store.add_generations(gens, scores)
     store.set_run_status(run, "finished")
     return run
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_streamlit(db: Path, log: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start the real dashboard on ``db`` (loopback, free port); return it once healthy."""
+    import time
+    import urllib.request
+
+    port = free_port()
+    env = {**os.environ, "SRLLM_DB": str(db), "HF_HUB_OFFLINE": "1"}
+    out = log.open("w") if log is not None else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            *("-m", "streamlit", "run", "app.py", "--server.headless", "true"),
+            *("--server.port", str(port), "--server.address", "127.0.0.1"),
+            *("--browser.gatherUsageStats", "false"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as r:
+                if r.read().decode().strip() == "ok":
+                    return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    pytest.fail("the Streamlit server did not answer its health endpoint in 90 s")
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """Terminate a server, killing it if it does not stop within 10 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

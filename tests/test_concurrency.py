@@ -9,9 +9,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -21,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, start_streamlit, stop_process
 from streamlit.testing.v1 import AppTest
 
 from srllm.store import Store
@@ -108,61 +106,9 @@ def test_threads_and_another_process_write_one_new_file_at_once(tmp_path):
 
 
 # -- the real dashboard and a CLI audit on one file ---------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _health(url: str) -> str:
     with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as r:
         return r.read().decode().strip()
-
-
-def _start_server(db: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {**os.environ, "SRLLM_DB": str(db), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if _health(url) == "ok":
-                return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    pytest.fail("the Streamlit server did not answer its health endpoint in 90 s")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _app(db: Path) -> AppTest:
@@ -214,7 +160,7 @@ TOTAL = 40 * SAMPLES
 def test_dashboard_reads_while_a_cli_audit_writes_the_same_file(tmp_path):
     db = tmp_path / "live.duckdb"
     log = tmp_path / "server.log"
-    server, url = _start_server(db, log)
+    server, url = start_streamlit(db, log)
     browser = None
     audit = None
     try:
@@ -310,7 +256,7 @@ def test_dashboard_reads_while_a_cli_audit_writes_the_same_file(tmp_path):
             audit.kill()
         if browser is not None:
             browser.close()
-        _stop(server)
+        stop_process(server)
     server_log = log.read_text()
     assert "Traceback" not in server_log, server_log[-3000:]
 
