@@ -16,7 +16,7 @@ from srllm.stats.views import (
     template_group_matrix,
 )
 from ui import cache, state
-from ui.widgets import show_error
+from ui.widgets import md_escape, show_error
 
 st.title("Disparities")
 run_id = state.selected_run()
@@ -64,14 +64,34 @@ for col, model in zip(cols, frame.models, strict=True):
     g = gaps.filter(pl.col("model") == model).row(0, named=True)
     t = tests.filter(pl.col("model") == model).row(0, named=True)
     fmt = "{:.1%}" if metric != "toxicity" else "{:.3f}"
-    col.metric(f"{model}: overall {metric}", fmt.format(o["rate"]))
+    col.metric(f"{md_escape(model)}: overall {metric}", fmt.format(o["rate"]))
     col.caption(
         f"Max–min gap {fmt.format(g['difference'])} (95% CI {fmt.format(g['ci_low'])}–"
-        f"{fmt.format(g['ci_high'])}): {g['group_max']} vs {g['group_min']}. "
+        f"{fmt.format(g['ci_high'])}): {md_escape(g['group_max'])} vs {md_escape(g['group_min'])}. "
         f"Test across groups ({t['test']}): p = {t['p_value']:.3g}."
     )
 
-lines = findings(frame.by_group, alpha=alpha)
+# Did tuning help? One sentence with its interval, computed once for the tab below too.
+cmp = cmp_error = None
+if len(frame.models) >= 2 and metric != "toxicity":
+    base = "base" if "base" in frame.models else frame.models[0]
+    tuned = next(m for m in frame.models if m != base)
+    try:
+        cmp = compare_models(data, base=base, tuned=tuned, metric=metric, n_boot=1000)
+        gap = cmp.gap.filter(pl.col("axis").is_null()).row(0, named=True)
+        verdict = "narrower" if gap["change"] < 0 else "wider"
+        unsure = gap["ci_low"] <= 0 <= gap["ci_high"]
+        gap_line = (
+            f"Max–min {metric} gap: {gap['gap_base']:.1%} ({md_escape(base)}) → "
+            f"{gap['gap_tuned']:.1%} ({md_escape(tuned)}); change {gap['change']:+.1%} "
+            f"(95% CI {gap['ci_low']:+.1%} to {gap['ci_high']:+.1%}): the tuned model's gap is "
+            f"**{verdict}**" + (" (the CI includes 0: not a clear change)." if unsure else ".")
+        )
+        (st.info if unsure else st.success if verdict == "narrower" else st.warning)(gap_line)
+    except Exception as exc:  # noqa: BLE001
+        cmp_error = exc
+
+lines = findings(frame.by_group, alpha=alpha, escape=md_escape)
 if lines:
     st.markdown("**Groups that differ from the rest (Holm-adjusted):**")
     for line in lines:
@@ -90,25 +110,13 @@ with st.expander("Significance table (group vs rest)", expanded=False):
 
 tabs = st.tabs(["Base vs tuned", "Template × group", "Flip matrix", "Categories", "Responses"])
 with tabs[0]:
-    if len(frame.models) >= 2 and metric != "toxicity":
-        base, tuned = frame.models[0], frame.models[1]
-        base = "base" if "base" in frame.models else base
-        tuned = next(m for m in frame.models if m != base)
-        try:
-            cmp = compare_models(data, base=base, tuned=tuned, metric=metric, n_boot=1000)
-            gap = cmp.gap.filter(pl.col("axis").is_null()).row(0, named=True)
-            verdict = "narrower" if gap["change"] < 0 else "wider"
-            st.markdown(
-                f"Max–min gap: {gap['gap_base']:.1%} ({base}) → {gap['gap_tuned']:.1%} "
-                f"({tuned}); change {gap['change']:+.1%} (95% CI {gap['ci_low']:+.1%} to "
-                f"{gap['ci_high']:+.1%}): the tuned model's gap is **{verdict}**"
-                + (" (the CI includes 0)." if gap["ci_low"] <= 0 <= gap["ci_high"] else ".")
-            )
-            change = paired_change(cmp.by_group)
-            st.plotly_chart(charts.change_bars(change))
-            st.dataframe(cmp.by_group, hide_index=True, width="stretch")
-        except Exception as exc:  # noqa: BLE001
-            show_error(exc)
+    if cmp is not None:
+        st.markdown(gap_line)
+        change = paired_change(cmp.by_group)
+        st.plotly_chart(charts.change_bars(change))
+        st.dataframe(cmp.by_group, hide_index=True, width="stretch")
+    elif cmp_error is not None:
+        show_error(cmp_error)
     else:
         st.info("Pick two models (base and tuned) in the sidebar, on a refusal or harmful metric.")
 with tabs[1]:

@@ -13,7 +13,7 @@ from srllm.pipeline import record_live
 from srllm.prompts import check_template, expand_templates, load_groups, load_names
 from srllm.store import Store
 from ui import cache, state
-from ui.widgets import category_badge, inert, show_error
+from ui.widgets import category_badge, inert, md_escape, show_error
 
 st.title("Live probe")
 st.caption(
@@ -95,7 +95,7 @@ for row in prompts.iter_rows(named=True):
     cols = st.columns(len(loaded))
     for col, lm in zip(cols, loaded, strict=True):
         with col:
-            st.markdown(f"**{lm.spec.name}**")
+            st.markdown(f"**{md_escape(lm.spec.name)}**")
             box = st.empty()
             started = time.perf_counter()
             text_so_far = ""

@@ -11,7 +11,7 @@ from srllm.stats import agreement_by_group
 from srllm.store import Store
 from srllm.taxonomy import CATEGORY_HELP, CATEGORY_ORDER
 from ui import cache, state
-from ui.widgets import inert, show_error
+from ui.widgets import inert, md_escape, show_error
 
 st.title("Review")
 run_id = state.selected_run()
@@ -92,7 +92,7 @@ with tabs[1]:
         pair = pl.concat([people.filter(pl.col("annotator") == name), auto])
         ids = set(people.filter(pl.col("annotator") == name)["generation_id"])
         pair = pair.filter(pl.col("generation_id").is_in(list(ids)))
-        st.markdown(f"**{name}** vs the classifier")
+        st.markdown(f"**{md_escape(name)}** vs the classifier")
         try:
             st.dataframe(agreement_by_group(pair, method="cohen"), hide_index=True, width="stretch")
         except Exception as exc:  # noqa: BLE001

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from srllm.stats._prep import prepare
@@ -33,14 +35,21 @@ def category_shares(data: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def findings(by_group: pl.DataFrame, *, alpha: float = 0.05) -> list[str]:
-    """Plain-language lines for groups whose rate differs from the rest after Holm."""
+def findings(
+    by_group: pl.DataFrame, *, alpha: float = 0.05, escape: Callable[[str], str] = str
+) -> list[str]:
+    """Plain-language lines for groups whose rate differs from the rest after Holm.
+
+    ``escape`` is applied to model and group names (pass a markdown escaper when the lines are
+    rendered as markdown: names come from imported data).
+    """
     lines = []
     sig = by_group.filter(pl.col("p_holm") < alpha).sort("diff_vs_rest", descending=True)
     for r in sig.iter_rows(named=True):
         direction = "more" if r["diff_vs_rest"] > 0 else "less"
         lines.append(
-            f"{r['model']}: **{r['group']}** {r['rate']:.0%} (95% CI {r['ci_low']:.0%}–"
+            f"{escape(r['model'])}: **{escape(r['group'])}** {r['rate']:.0%} "
+            f"(95% CI {r['ci_low']:.0%}–"
             f"{r['ci_high']:.0%}, n={r['n']}) vs {r['rate_rest']:.0%} for the rest: "
             f"{abs(r['diff_vs_rest']) * 100:.1f} points {direction} (Holm p={r['p_holm']:.3g})"
         )
