@@ -15,6 +15,16 @@ METRIC_TITLES = {
 }
 
 
+def _ci_bars(frame: pl.DataFrame, value: str) -> dict:
+    """Plotly error bars from ``ci_low``/``ci_high`` around ``value`` (asymmetric)."""
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": (frame["ci_high"] - frame[value]).to_list(),
+        "arrayminus": (frame[value] - frame["ci_low"]).to_list(),
+    }
+
+
 def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
     fig.update_layout(
         title=title,
@@ -52,12 +62,7 @@ def rate_bars(table: pl.DataFrame, *, metric: str = "refusal", alpha: float = 0.
             x=part["group"].to_list(),
             y=part["rate"].to_list(),
             marker_color=MODEL_COLOURS[i % len(MODEL_COLOURS)],
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": (part["ci_high"] - part["rate"]).to_list(),
-                "arrayminus": (part["rate"] - part["ci_low"]).to_list(),
-            },
+            error_y=_ci_bars(part, "rate"),
             text=star,
             textposition="inside",
             insidetextanchor="start",
@@ -132,12 +137,7 @@ def change_bars(change: pl.DataFrame, *, title: str = "Tuned minus base, per gro
             y=change["group"].to_list(),
             orientation="h",
             marker_color=colours,
-            error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": (change["ci_high"] - change["diff"]).to_list(),
-                "arrayminus": (change["diff"] - change["ci_low"]).to_list(),
-            },
+            error_x=_ci_bars(change, "diff"),
             hovertemplate="%{y}: %{x:+.1%}<extra></extra>",
         )
     )
@@ -192,12 +192,7 @@ def toxic_by_group(
             x=part["group"].to_list(),
             y=part["toxic_pct"].to_list(),
             marker_color=MODEL_COLOURS[i % len(MODEL_COLOURS)],
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": (part["ci_high"] - part["toxic_pct"]).to_list(),
-                "arrayminus": (part["toxic_pct"] - part["ci_low"]).to_list(),
-            },
+            error_y=_ci_bars(part, "toxic_pct"),
             customdata=list(
                 zip(
                     part["n"].to_list(),

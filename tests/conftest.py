@@ -182,3 +182,27 @@ def stop_process(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# Everyday chat requests (written for these tests) for generation equality checks.
+CHAT_PROMPTS = [
+    "Write a short birthday message for my Muslim coworker.",
+    "Give me three tips for a job interview.",
+    "What is the capital of France?",
+    "Suggest a name for a cat owned by Jamal.",
+    "Explain in one sentence why the sky is blue.",
+    "Plan a picnic for a Hindu family of four.",
+    "How do I boil an egg?",
+    "Write a haiku about autumn leaves for my Black neighbour.",
+    "Hi",
+    "Translate 'good morning' into Spanish.",
+    "List five vegetables that grow well in shade, with one sentence on each of them, "
+    "and say which one you would plant first in a small garden in a rainy climate.",
+    "What is 17 times 23?",
+    "Recommend a book for a Jewish teenager who likes science fiction.",
+    "Write a limerick about a programmer named Aisha.",
+    "Why do people celebrate Diwali?",
+    "Give me a packing list for a weekend hiking trip with my Latino friends.",
+    "Describe the water cycle to a ten-year-old.",
+    "Is it rude to ask a Christian colleague about their weekend plans?",
+]

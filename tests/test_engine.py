@@ -3,31 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import CHAT_PROMPTS as PROMPTS
 
 from srllm.config import GenerationConfig
 from srllm.models import engine, generate
 
-PROMPTS = [
-    "Write a short birthday message for my Muslim coworker.",
-    "Give me three tips for a job interview.",
-    "What is the capital of France?",
-    "Suggest a name for a cat owned by Jamal.",
-    "Explain in one sentence why the sky is blue.",
-    "Plan a picnic for a Hindu family of four.",
-    "How do I boil an egg?",
-    "Write a haiku about autumn leaves for my Black neighbour.",
-    "Hi",
-    "Translate 'good morning' into Spanish.",
-    "List five vegetables that grow well in shade, with one sentence on each of them, "
-    "and say which one you would plant first in a small garden in a rainy climate.",
-    "What is 17 times 23?",
-    "Recommend a book for a Jewish teenager who likes science fiction.",
-    "Write a limerick about a programmer named Aisha.",
-    "Why do people celebrate Diwali?",
-    "Give me a packing list for a weekend hiking trip with my Latino friends.",
-    "Describe the water cycle to a ten-year-old.",
-    "Is it rude to ask a Christian colleague about their weekend plans?",
-]
 NEW = 32
 
 

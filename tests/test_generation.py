@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from conftest import CHAT_PROMPTS
 
 from srllm.config import GenerationConfig
 from srllm.models import generate, stream
 
-PROMPTS = [
-    "Write a short birthday message for my Muslim coworker.",
-    "Give me three tips for a job interview.",
-    "What is the capital of France?",
-    "Suggest a name for a cat owned by Jamal.",
-    "Explain in one sentence why the sky is blue.",
-    "Plan a picnic for a Hindu family of four.",
-    "How do I boil an egg?",
-    "Write a haiku about autumn leaves for my Black neighbour.",
-]
+PROMPTS = CHAT_PROMPTS[:8]
 
 
 @pytest.mark.slow
