@@ -10,7 +10,8 @@ from srllm.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
-ADAPTERS_DIR = DATA_DIR / "adapters"
+# Safety adapters; "tuned" is the one marked DEFAULT here (SRLLM_ADAPTERS moves the folder).
+ADAPTERS_DIR = Path(os.environ.get("SRLLM_ADAPTERS", str(DATA_DIR / "adapters")))
 DEFAULT_DB = Path(os.environ.get("SRLLM_DB", str(DATA_DIR / "srllm.duckdb")))
 SHARED_DATA = Path(
     os.environ.get("SRLLM_SHARED_DATA", str(PROJECT_ROOT.parent / "shared" / "data"))

@@ -339,12 +339,12 @@ def test_cli_unknown_model_and_bad_columns_exit_2(tmp_path):
 
 
 def test_cli_tuned_without_adapter_is_one_clear_line(tmp_path):
-    from srllm.models import default_adapter
-
-    if default_adapter() is not None:
-        pytest.skip("an adapter exists in data/adapters/, so 'tuned' resolves")
+    # An adapters folder with no adapter (SRLLM_ADAPTERS), as on a checkout before training.
+    (tmp_path / "adapters").mkdir()
     res = run_cli(
-        "stereoset", "--models", "base,tuned", "--data", str(_own_csv(tmp_path / "o.csv"))
+        "stereoset",
+        *("--models", "base,tuned", "--data", str(_own_csv(tmp_path / "o.csv"))),
+        env={"SRLLM_ADAPTERS": str(tmp_path / "adapters")},
     )
     assert res.returncode == 2
     assert "model 'tuned'" in res.stderr and "no safety adapter" in res.stderr
