@@ -9,7 +9,7 @@ import streamlit as st
 from srllm import charts, published
 from srllm.paper import FOOTNOTES, TITLES, display_tables, stereoset_command
 from srllm.stereoset import default_data_path, evaluate_models
-from ui import cache, state
+from ui import cache, jobs, state
 from ui.widgets import show_error
 
 st.title("Model comparison")
@@ -62,29 +62,44 @@ with right:
     else:
         st.info("No StereoSet results are stored for this pair. From a shell:")
         st.code(stereoset_command(base, tuned, db), language="bash")
-        with st.form("stereoset_run"):
-            data = st.text_input("StereoSet intrasentence CSV", str(default_data_path()))
-            limit = st.number_input("Only the first N items (0 = all)", 0, 100_000, 0)
-            go = st.form_submit_button("Score both models here", type="primary")
-        if go:
-            bar = st.progress(0.0, text="Loading…")
+        pair = f"{base} vs {tuned} @ {db}"
+        running = [t for t in jobs.tasks("stereoset", pair) if not t.finished]
+        if not running:
+            with st.form("stereoset_run"):
+                data = st.text_input("StereoSet intrasentence CSV", str(default_data_path()))
+                limit = st.number_input("Only the first N items (0 = all)", 0, 100_000, 0)
+                go = st.form_submit_button("Score both models here", type="primary")
+            if go:
 
-            def step(model: str, done: int, total: int) -> None:
-                bar.progress(done / max(total, 1), text=f"{model}: {done}/{total} sentences")
+                def work(report, data=data, limit=int(limit) or None):  # noqa: ANN001, ANN202
+                    def step(model: str, done: int, total: int) -> None:
+                        report(done / max(total, 1), f"{model}: {done}/{total} sentences")
 
-            try:
-                evaluate_models(
-                    [base, tuned],
-                    db=db,
-                    data_path=data,
-                    limit=int(limit) or None,
-                    loader=cache.model,
-                    progress=step,
-                )
-                st.cache_data.clear()
+                    evaluate_models(
+                        [base, tuned],
+                        db=db,
+                        data_path=data,
+                        limit=limit,
+                        loader=cache.model,
+                        progress=step,
+                    )
+
+                jobs.launch_task("stereoset", pair, work)
                 st.rerun()
-            except Exception as exc:  # noqa: BLE001
-                show_error(exc)
+
+        @st.fragment(run_every=2)
+        def stereoset_progress() -> None:
+            """Progress of StereoSet scoring in the background (survives page switches)."""
+            for task in jobs.tasks("stereoset", pair)[:1]:
+                if task.error:
+                    st.error(f"StereoSet scoring failed: {task.error}")
+                elif task.finished:
+                    st.cache_data.clear()
+                    st.rerun()
+                else:
+                    st.progress(task.fraction, text=f"Scoring in the background: {task.text}")
+
+        stereoset_progress()
     st.dataframe(shown["stereoset"], hide_index=True, width="stretch")
     st.caption(FOOTNOTES["stereoset"])
 

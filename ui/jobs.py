@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,5 +63,58 @@ def launch(cfg: RunConfig, db: str) -> Job:
 
 
 def jobs() -> list[Job]:
-    """All jobs of this server, newest first."""
-    return sorted(cache.job_registry().values(), key=lambda j: j.started, reverse=True)
+    """All audit jobs of this server, newest first."""
+    found = [j for j in cache.job_registry().values() if isinstance(j, Job)]
+    return sorted(found, key=lambda j: j.started, reverse=True)
+
+
+@dataclass
+class Task:
+    """Any other long work started from a page (e.g. StereoSet scoring), run in a thread."""
+
+    task_id: str
+    kind: str
+    label: str
+    started: float = field(default_factory=time.time)
+    fraction: float = 0.0
+    text: str = "starting…"
+    error: str | None = None
+    finished: bool = False
+
+
+Reporter = Callable[[float, str], None]
+
+
+def launch_task(kind: str, label: str, work: Callable[[Reporter], None]) -> Task:
+    """Run ``work(report)`` in a background thread; ``report(fraction, text)`` updates it.
+
+    Tasks live in the server's registry, so their progress survives page switches and reruns.
+    """
+    task = Task(task_id=uuid.uuid4().hex[:8], kind=kind, label=label)
+    cache.job_registry()[f"task-{task.task_id}"] = task
+
+    def report(fraction: float, text: str) -> None:
+        task.fraction, task.text = max(0.0, min(1.0, fraction)), text
+
+    def run() -> None:
+        try:
+            work(report)
+        except SrllmError as exc:
+            task.error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - shown on the page
+            task.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            task.finished = True
+
+    threading.Thread(target=run, daemon=True, name=f"{kind}-{task.task_id}").start()
+    return task
+
+
+def tasks(kind: str, label: str | None = None) -> list[Task]:
+    """Tasks of one kind (and label), newest first."""
+    found = [
+        t
+        for t in cache.job_registry().values()
+        if isinstance(t, Task) and t.kind == kind and (label is None or t.label == label)
+    ]
+    return sorted(found, key=lambda t: t.started, reverse=True)
