@@ -30,6 +30,11 @@ class Job:
     stop: threading.Event = field(default_factory=threading.Event)
 
 
+def _failure(exc: Exception) -> str:
+    """What a page shows for work that failed: a user's mistake as is, else its type too."""
+    return str(exc) if isinstance(exc, SrllmError) else f"{type(exc).__name__}: {exc}"
+
+
 def launch(cfg: RunConfig, db: str) -> Job:
     """Start an audit in a background thread and register it."""
     job = Job(job_id=uuid.uuid4().hex[:8], config=cfg, db=db)
@@ -51,10 +56,8 @@ def launch(cfg: RunConfig, db: str) -> Job:
             job.run_id = res.run_id
         except KeyboardInterrupt:
             job.error = "stopped by the user; re-launch with the same run name to resume"
-        except SrllmError as exc:
-            job.error = str(exc)
         except Exception as exc:  # noqa: BLE001 - shown on the page
-            job.error = f"{type(exc).__name__}: {exc}"
+            job.error = _failure(exc)
         finally:
             job.finished = True
 
@@ -99,10 +102,8 @@ def launch_task(kind: str, label: str, work: Callable[[Reporter], None]) -> Task
     def run() -> None:
         try:
             work(report)
-        except SrllmError as exc:
-            task.error = str(exc)
         except Exception as exc:  # noqa: BLE001 - shown on the page
-            task.error = f"{type(exc).__name__}: {exc}"
+            task.error = _failure(exc)
         finally:
             task.finished = True
 
