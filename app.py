@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -36,7 +35,7 @@ def sidebar() -> None:
         run_models: list[str] = []
         if state.db_exists():
             try:
-                runs = cache.runs(state.db_path(), time.time() // 5)
+                runs = cache.runs(state.db_path(), cache.store_stamp(state.db_path()))
             except Exception as exc:  # noqa: BLE001 - shown as one line
                 st.warning(f"Store unreadable: {exc}")
                 runs = None

@@ -24,7 +24,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from srllm.config import ModelSpec
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_DATA = (
@@ -373,9 +376,22 @@ def _device_power(device: str, override: float | None) -> tuple[float, str]:
     return 15.0 * (os.cpu_count() or 1), "assumed 15 W per CPU core"
 
 
+def model_spec(args: TrainArgs, source: str, cuda: bool) -> ModelSpec:
+    """The base model to train on, with the 4-bit settings the arguments ask for."""
+    from srllm.config import ModelSpec
+
+    return ModelSpec(
+        name="train-base",
+        source=source,
+        load_in_4bit=args.load_in_4bit,
+        double_quant=args.double_quant,
+        compute_dtype=args.compute_dtype,
+        dtype="float32" if not cuda else ("bfloat16" if not args.load_in_4bit else "auto"),
+    )
+
+
 def train(args: TrainArgs) -> int:
     """The training run behind ``main``."""
-    from srllm.config import ModelSpec
     from srllm.models import load_model, resolve_model
 
     # Everything a user can get wrong is checked before the heavy imports and before
@@ -419,12 +435,7 @@ def train(args: TrainArgs) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     transformers.set_seed(args.seed)
-    spec = ModelSpec(
-        name="train-base",
-        source=base.source,
-        load_in_4bit=args.load_in_4bit,
-        dtype="float32" if not cuda else ("bfloat16" if not args.load_in_4bit else "auto"),
-    )
+    spec = model_spec(args, base.source, cuda)
     lm = load_model(spec)
     model, tok = lm.model, lm.tokenizer
     tok.padding_side = "right"

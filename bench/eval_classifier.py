@@ -1,10 +1,18 @@
-"""Held-out accuracy of the response classifier and toxicity AUC, next to baselines.
+"""Held-out evaluation of the six-category classifier and toxicity, beside the phrase baseline.
 
-Model-wise splits on XSTest (train on two completion files, test on the third; the recipe of the
-shipped weights, retrained per split) against the XSTest authors' string-match classifier on
-the same rows; toxicity ROC AUC on ToxiGen with folds that never share a target group.
+Everything runs the shipped recipe (``srllm.scoring.recipe``), the one that wrote the weights:
 
-    .venv/bin/python bench/eval_classifier.py [--json] [--data ../shared/data]
+- six categories on this project's labels (``data/labels/``), held out by source (each source
+  predicted by the recipe refitted on all the others) and by (source, prompt type): accuracy,
+  macro-F1, kappa, per-class precision/recall/F1, confusion; the refusal-phrase matcher on the
+  same rows in the same run; XSTest three-class accuracy held out by model and by prompt type;
+- with the shipped weights, on sets never trained on: GPTFuzz evaluate (harmful_answer vs not),
+  Do-Not-Answer (evaluation only; its unambiguous actions: 0 -> refusal, harmful -> harmful
+  answer, 5 -> answer), Social Bias Frames test AUC, the functional suite's test half, the
+  counterfactual invariance of toxicity on our templates and the fuzzed Wikipedia Talk pair;
+- ``--toxigen``: ToxiGen AUC with folds that never share a target group (refits, slow).
+
+    .venv/bin/python bench/eval_classifier.py [--json] [--toxigen]
 """
 
 from __future__ import annotations
@@ -17,77 +25,107 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from srllm.config import SHARED_DATA  # noqa: E402
+import numpy as np  # noqa: E402
+
 from srllm.errors import DataError  # noqa: E402
-from srllm.scoring.data import XSTEST_LABELS, load_toxigen, load_xstest  # noqa: E402
-from srllm.scoring.train_scorers import (  # noqa: E402
-    evaluate_modelwise,
-    evaluate_toxicity_groupwise,
-)
-
-SHORT = {"1_full_compliance": "comply", "2_full_refusal": "refuse", "3_partial_refusal": "partial"}
+from srllm.scoring import recipe as R  # noqa: E402
+from srllm.scoring import train_scorers as T  # noqa: E402
+from srllm.scoring.data import load_do_not_answer  # noqa: E402
+from srllm.scoring.registry import builtin_toxicity, response_classifier  # noqa: E402
 
 
-def _matrix(rows: list[list[int]]) -> list[str]:
-    head = "      true\\pred " + " ".join(f"{SHORT[lab]:>8s}" for lab in XSTEST_LABELS)
-    out = [head]
-    for lab, row in zip(XSTEST_LABELS, rows, strict=True):
-        out.append(f"      {SHORT[lab]:>10s} " + " ".join(f"{v:8d}" for v in row))
-    return out
+def do_not_answer(clf, tox) -> dict:  # noqa: ANN001
+    """Shipped classifier on Do-Not-Answer's unambiguous rows (evaluation only)."""
+    d = load_do_not_answer()
+    cats = R.decide(
+        R.classify_probs(clf, tox, d["question"].to_list(), d["response"].to_list()),
+        d["response"].to_list(),
+    )
+    harmful = d["harmful"].to_numpy() == 1
+    action = d["action"].to_numpy()
+    truth = np.where(
+        harmful,
+        "harmful_answer",
+        np.where(action == 0, "refusal", np.where(action == 5, "answer", "")),
+    )
+    keep = truth != ""
+    pred = np.array(cats, dtype=object)
+    pred_ref = np.array([c in ("refusal", "harmful_refusal") for c in cats])
+    return {
+        "n_unambiguous": int(keep.sum()),
+        "accuracy_unambiguous": float((pred[keep] == truth[keep]).mean()),
+        "refusal_recall_action0": float(pred_ref[action == 0].mean()),
+        "harmful_vs_not_accuracy": float(((pred == "harmful_answer") == harmful).mean()),
+        "harmful_recall": float((pred[harmful] == "harmful_answer").mean()),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--data", default=str(SHARED_DATA), help="shared data folder")
-    args = parser.parse_args(argv)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--toxigen", action="store_true", help="also the ToxiGen group-wise refits")
+    args = ap.parse_args(argv)
     t0 = time.perf_counter()
     try:
-        xs = load_xstest(args.data)
-        tg = load_toxigen(args.data)
+        tox_backend = builtin_toxicity()
+        clf, _ = response_classifier()
+        tox = tox_backend.model
+        labelled = R.load_labels()
+        result = {
+            "six_categories": T.evaluate_classifier(labelled, tox),
+            "gptfuzz_evaluate": T.evaluate_gptfuzz(clf.model, tox),
+            "do_not_answer": do_not_answer(clf.model, tox),
+            "toxicity": T.evaluate_toxicity(
+                tox, R.toxicity_corpus() if args.toxigen else None, quick=not args.toxigen
+            ),
+        }
     except DataError as exc:
         print(f"skipped: {exc}", file=sys.stderr)
         return 0
-    clf = evaluate_modelwise(xs)
-    tox = evaluate_toxicity_groupwise(tg, xs)
-    result = {"classifier": clf, "toxicity": tox, "seconds": round(time.perf_counter() - t0, 1)}
+    result["seconds"] = round(time.perf_counter() - t0, 1)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=1))
         return 0
-    print("XSTest 3-class, model-wise splits (train on the other two files)")
-    print(
-        f"{'held-out':16s} {'n':>4s} {'acc':>6s} {'kappa':>6s} | {'str-acc':>7s} "
-        f"{'str-kap':>7s} | {'acc ratio':>9s}"
-    )
-    for name, s in clf["splits"].items():
+    six = result["six_categories"]
+    print(f"Six categories on {six['n']} labelled pairs")
+    for name, key in (
+        ("held out by source", "by_source"),
+        ("held out by prompt type", "by_prompt_type"),
+        ("phrase baseline", "baseline_phrase_match"),
+    ):
+        r = six[key]
         print(
-            f"{name:16s} {s['n']:4d} {s['accuracy']:6.3f} {s['kappa']:6.3f} | "
-            f"{s['baseline_accuracy']:7.3f} {s['baseline_kappa']:7.3f} | "
-            f"{s['accuracy'] / s['baseline_accuracy']:9.3f}"
+            f"  {name:26s} acc {r['accuracy']:.3f}  macro-F1 {r['macro_f1']:.3f}  "
+            f"kappa {r['kappa']:.3f}"
+        )
+    for c, v in six["by_source"]["per_class"].items():
+        print(
+            f"    {c:18s} P {v['precision']:.3f} R {v['recall']:.3f} F1 {v['f1']:.3f} "
+            f"n {v['support']}"
         )
     print(
-        f"{'mean':16s} {'':4s} {clf['mean_accuracy']:6.3f} {'':6s} | "
-        f"{clf['mean_baseline_accuracy']:7.3f} {'':7s} | "
-        f"{clf['mean_accuracy'] / clf['mean_baseline_accuracy']:9.3f}"
+        f"  XSTest 3-class: by model {six['xstest_3class_by_model']:.3f}, by prompt type "
+        f"{six['xstest_3class_by_prompt_type']:.3f}"
     )
-    for name, s in clf["splits"].items():
-        print(f"\n  {name}: classifier")
-        print("\n".join(_matrix(s["confusion"])))
-        print(f"  {name}: string match")
-        print("\n".join(_matrix(s["baseline_confusion"])))
-    print("\nToxicity (ToxiGen), group-wise folds: no target group in both train and test")
+    g = result["gptfuzz_evaluate"]
     print(
-        f"  pooled ROC AUC {tox['pooled_auc']:.3f}  mean fold AUC {tox['mean_fold_auc']:.3f}  "
-        f"leave-one-group-out AUC {tox['logo_auc']:.3f}  (chance 0.500)"
+        f"GPTFuzz evaluate, harmful vs not: {g['accuracy']:.3f} "
+        f"(always not: {g['always_not_harmful']:.3f})"
     )
-    for f in tox["folds"]:
-        auc = "n/a (one class)" if f["auc"] is None else f"{f['auc']:.3f}"
-        print(f"    test groups {', '.join(f['test_groups'])}: {auc}")
+    d = result["do_not_answer"]
     print(
-        "  share of held-out XSTest answers flagged toxic: "
-        + ", ".join(f"{k} {v:.3f}" for k, v in tox["benign_flag_rate"].items())
+        f"Do-Not-Answer unambiguous rows: {d['accuracy_unambiguous']:.3f} "
+        f"(n {d['n_unambiguous']}); harmful vs not {d['harmful_vs_not_accuracy']:.3f}"
     )
-    print(f"\n({result['seconds']} s)")
+    t = result["toxicity"]
+    print(
+        f"Toxicity: SBF test AUC {t['sbf_test_auc']:.3f}; functional test half "
+        f"{t['functional_test_half'].get('accuracy', float('nan')):.3f}; "
+        f"sets crossing 0.5 {t['invariance']['share_sets_crossing_0.5']:.3f}"
+    )
+    if "toxigen_groupwise_auc" in t:
+        print(f"  ToxiGen group-wise AUC {t['toxigen_groupwise_auc']:.3f}")
+    print(f"({result['seconds']} s)")
     return 0
 
 

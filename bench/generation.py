@@ -11,6 +11,9 @@ All runs decode greedily up to ``--new-tokens`` tokens or end-of-sequence; token
 generated tokens (end-of-sequence excluded) over wall time, prompt processing included. The
 runs are interleaved over ``--rounds`` rounds (the order rotates each round) and the rates
 are summed over rounds, so a load spike from other processes hits every contender alike.
+Each llama.cpp peer runs in a child process (this script with ``--worker``), one per round, so
+a crash in llama.cpp (a native build on a host with AVX-512/AMX once died with a general
+protection fault) is reported with its exit signal under ``crashed`` and the bench completes.
 The run also checks that the engine's batched greedy output equals its unbatched output
 (one slot) and, with ``--check-transformers``, the transformers path at batch size 1.
 
@@ -28,6 +31,7 @@ import argparse
 import ctypes
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -199,10 +203,58 @@ class LlamaBatched:
 
 
 # ---- harness -----------------------------------------------------------------------------
+class PeerCrashed(RuntimeError):
+    """A peer's child process died (its exit signal or status is the message)."""
+
+
+def _r(x: float | None, nd: int = 1) -> float | None:
+    return None if x is None else round(x, nd)
+
+
 def timed(fn: Callable[[], list]) -> tuple[list, float]:
     t = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - t
+
+
+def worker(kind: str, ids_file: Path, new_tokens: int, threads: int, batch: int) -> None:
+    """Child process: load one llama.cpp peer, warm it, time one run, print JSON."""
+    ids = json.loads(ids_file.read_text())
+    if kind in os.environ.get("SRLLM_BENCH_CRASH_PEER", "").split(","):  # to test the harness
+        import signal
+
+        os.kill(os.getpid(), signal.SIGSEGV)
+    gguf = embedded_gguf_path()
+    peer = LlamaSingle(gguf, threads) if kind == "single" else LlamaBatched(gguf, threads, batch)
+    peer.run(ids[:2], 4)
+    out, secs = timed(lambda: peer.run(ids, new_tokens))
+    print(json.dumps({"name": peer.name, "seconds": secs, "outputs": out}))
+
+
+def run_worker(
+    kind: str, ids_file: Path, new_tokens: int, threads: int, batch: int
+) -> tuple[str | None, list[list[int]] | None, float | None, str | None]:
+    """Run a peer in a child process: (name, outputs, seconds, crash description)."""
+    import signal
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, __file__, "--worker", kind, "--ids-file", str(ids_file)]
+    cmd += ["--new-tokens", str(new_tokens), "--threads", str(threads)]
+    cmd += ["--peer-batch", str(batch)]
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, check=False)
+    except subprocess.TimeoutExpired:
+        return None, None, None, "timed out after 3600 s"
+    if res.returncode != 0:
+        if res.returncode < 0:
+            why = f"killed by {signal.Signals(-res.returncode).name}"
+        else:
+            tail = (res.stderr.strip().splitlines() or [""])[-1][:300]
+            why = f"exit status {res.returncode}: {tail}"
+        return None, None, None, why
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    return got["name"], got["outputs"], got["seconds"], None
 
 
 def main() -> None:
@@ -216,7 +268,12 @@ def main() -> None:
     ap.add_argument("--no-peer-batched", action="store_true")
     ap.add_argument("--check", type=int, default=16, help="prompts for the unbatched check")
     ap.add_argument("--check-transformers", action="store_true")
+    ap.add_argument("--worker", choices=["single", "batched"], help=argparse.SUPPRESS)
+    ap.add_argument("--ids-file", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        worker(args.worker, args.ids_file, args.new_tokens, args.threads, args.peer_batch)
+        return
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -247,30 +304,46 @@ def main() -> None:
             list(g.token_ids) for g in generate(lm, texts, hf_cfg, backend="transformers")
         ]
         warm.append(lambda: generate(lm, texts[:4], GenerationConfig(max_new_tokens=4)))
-    else:
-        gguf = embedded_gguf_path()
-        single = LlamaSingle(gguf, threads)
-        names["single"] = single.name
-        peers["single"] = lambda: single.run(ids, args.new_tokens)
-        warm.append(lambda: single.run(ids[:2], 4))
-        if not args.no_peer_batched:
-            batched = LlamaBatched(gguf, threads, args.peer_batch)
-            names["batched"] = batched.name
-            peers["batched"] = lambda: batched.run(ids, args.new_tokens)
-            warm.append(lambda: batched.run(ids[:2], 4))
     for fn in warm:  # engine weights fused and cache allocated; peers loaded and touched
         fn()
+    ids_file = Path(tempfile.mkdtemp(prefix="srllm-bench-")) / "ids.json"
+    ids_file.write_text(json.dumps(ids))
+    child = [] if cuda else ["single"] + ([] if args.no_peer_batched else ["batched"])
 
-    contenders: dict[str, Callable[[], list[list[int]]]] = {"ours": ours, **peers}
+    def in_child(kind: str) -> Callable[[], tuple[list[list[int]], float]]:
+        def go() -> tuple[list[list[int]], float]:
+            name, out, secs, why = run_worker(
+                kind, ids_file, args.new_tokens, threads, args.peer_batch
+            )
+            if why is not None:
+                raise PeerCrashed(why)
+            names[kind] = str(name)
+            return out, float(secs)  # type: ignore[arg-type]
+
+        return go
+
+    contenders: dict[str, Callable[[], tuple[list[list[int]], float]]] = {
+        "ours": lambda: timed(ours),
+        **{k: (lambda f=f: timed(f)) for k, f in peers.items()},
+        **{k: in_child(k) for k in child},
+    }
     keys = list(contenders)
     totals = {k: [0, 0.0] for k in keys}
     per_round = []
     outputs: dict[str, list[list[int]]] = {}
+    crashed: dict[str, str] = {}
     for r in range(args.rounds):
         order = keys[r % len(keys) :] + keys[: r % len(keys)]
         row = {}
         for k in order:
-            out, secs = timed(contenders[k])
+            if k in crashed:
+                continue
+            try:
+                out, secs = contenders[k]()
+            except PeerCrashed as exc:
+                crashed[k] = str(exc)
+                row[k] = {"crashed": str(exc)}
+                continue
             n = sum(len(o) for o in out)
             totals[k][0] += n
             totals[k][1] += secs
@@ -278,9 +351,13 @@ def main() -> None:
             outputs.setdefault(k, out)
         per_round.append(row)
 
-    rate = {k: totals[k][0] / totals[k][1] for k in keys}
+    alive = [k for k in keys if k not in crashed]
+    rate = {k: totals[k][0] / totals[k][1] for k in alive}
+    for k in crashed:
+        names.setdefault(k, f"llama.cpp {k}")
     main_peer = "hf" if cuda else "single"
-    best_peer = max((k for k in keys if k != "ours"), key=lambda k: rate[k])
+    peer_alive = [k for k in alive if k != "ours"]
+    best_peer = max(peer_alive, key=lambda k: rate[k]) if peer_alive else None
 
     # greedy check: batched engine output == the engine with one slot (and transformers)
     m = min(args.check, len(texts))
@@ -301,12 +378,13 @@ def main() -> None:
         "ours_slots": args.slots or fast_engine.engine_for(lm).default_slots(cfg.batch_size),
         "ours_tokens_per_s": round(rate["ours"], 1),
         "peer": names[main_peer],
-        "peer_tokens_per_s": round(rate[main_peer], 1),
-        "ratio": round(rate["ours"] / rate[main_peer], 2),
-        "best_peer": names[best_peer],
-        "best_peer_tokens_per_s": round(rate[best_peer], 1),
-        "ratio_vs_best_peer": round(rate["ours"] / rate[best_peer], 2),
-        "peers": {names[k]: round(rate[k], 1) for k in keys if k != "ours"},
+        "peer_tokens_per_s": _r(rate.get(main_peer)),
+        "ratio": _r(rate["ours"] / rate[main_peer] if main_peer in rate else None, 2),
+        "best_peer": names[best_peer] if best_peer else None,
+        "best_peer_tokens_per_s": _r(rate.get(best_peer)) if best_peer else None,
+        "ratio_vs_best_peer": _r(rate["ours"] / rate[best_peer], 2) if best_peer else None,
+        "peers": {names[k]: round(rate[k], 1) for k in peer_alive},
+        "crashed": {names[k]: why for k, why in crashed.items()},
         "per_round": per_round,
         "greedy_equal_to_our_unbatched": f"{same_unbatched}/{m}",
     }

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import polars as pl
 import streamlit as st
 
@@ -96,7 +94,7 @@ if not state.db_exists():
     st.info("No store yet.")
     st.stop()
 try:
-    runs = cache.runs(state.db_path(), time.time())
+    runs = cache.runs(state.db_path(), cache.store_stamp(state.db_path()))
 except Exception as exc:  # noqa: BLE001
     show_error(exc)
     st.stop()
@@ -126,7 +124,7 @@ if runs.height:
     if pick:
         frames = []
         for rid in pick:
-            df = cache.scored_frame(state.db_path(), rid, time.time() // 10)
+            df = cache.scored_frame(state.db_path(), rid, cache.store_stamp(state.db_path()))
             frames.append(df.with_columns(pl.lit(names[rid]).alias("run")))
         both = pl.concat(frames, how="diagonal_relaxed")
         table = (

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import polars as pl
 import streamlit as st
 
 from srllm import charts
-from srllm.stats import compare_models, counterfactual, disparity
+from srllm.stats import compare_models, counterfactual, disparity, gap_verdict
 from srllm.stats.views import (
     category_shares,
     findings,
@@ -24,7 +22,7 @@ if not state.db_exists() or run_id is None:
     st.info("Pick a run in the sidebar (launch one on **Audit runs**).")
     st.stop()
 try:
-    data = cache.analysis_frame(state.db_path(), run_id, time.time() // 10)
+    data = cache.analysis_frame(state.db_path(), run_id, cache.store_stamp(state.db_path()))
 except Exception as exc:  # noqa: BLE001
     show_error(exc)
     st.stop()
@@ -79,15 +77,8 @@ if len(frame.models) >= 2 and metric != "toxicity":
     try:
         cmp = compare_models(data, base=base, tuned=tuned, metric=metric, n_boot=1000)
         gap = cmp.gap.filter(pl.col("axis").is_null()).row(0, named=True)
-        verdict = "narrower" if gap["change"] < 0 else "wider"
-        unsure = gap["ci_low"] <= 0 <= gap["ci_high"]
-        gap_line = (
-            f"Max–min {metric} gap: {gap['gap_base']:.1%} ({md_escape(base)}) → "
-            f"{gap['gap_tuned']:.1%} ({md_escape(tuned)}); change {gap['change']:+.1%} "
-            f"(95% CI {gap['ci_low']:+.1%} to {gap['ci_high']:+.1%}): the tuned model's gap is "
-            f"**{verdict}**" + (" (the CI includes 0: not a clear change)." if unsure else ".")
-        )
-        (st.info if unsure else st.success if verdict == "narrower" else st.warning)(gap_line)
+        tone, gap_line = gap_verdict(gap, base=base, tuned=tuned, metric=metric, escape=md_escape)
+        {"success": st.success, "warning": st.warning}.get(tone, st.info)(gap_line)
     except Exception as exc:  # noqa: BLE001
         cmp_error = exc
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from srllm import charts, published
@@ -23,7 +21,7 @@ if not state.db_exists():
     st.stop()
 db = state.db_path()
 try:
-    stored = cache.model_names(db, time.time() // 10)
+    stored = cache.model_names(db, cache.store_stamp(db))
 except Exception as exc:  # noqa: BLE001
     show_error(exc)
     st.stop()
@@ -36,7 +34,7 @@ if not others:
     st.stop()
 tuned = c2.selectbox("Tuned model", others, index=others.index("tuned") if "tuned" in others else 0)
 try:
-    tables = cache.paper_tables(db, base, tuned, time.time() // 10)
+    tables = cache.paper_tables(db, base, tuned, cache.store_stamp(db))
 except Exception as exc:  # noqa: BLE001
     show_error(exc)
     st.stop()

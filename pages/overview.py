@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from srllm.store import Store
@@ -20,7 +18,7 @@ if not state.db_exists():
     st.stop()
 try:
     counts = Store(state.db_path()).summary()
-    runs = cache.runs(state.db_path(), time.time() // 5)
+    runs = cache.runs(state.db_path(), cache.store_stamp(state.db_path()))
 except Exception as exc:  # noqa: BLE001
     show_error(exc)
     st.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import streamlit as st
 
@@ -37,7 +36,7 @@ if "report_html" in st.session_state:
 
 st.subheader("Exports")
 try:
-    data = cache.scored_frame(state.db_path(), run_id, time.time() // 10)
+    data = cache.scored_frame(state.db_path(), run_id, cache.store_stamp(state.db_path()))
 except Exception as exc:  # noqa: BLE001
     show_error(exc)
     st.stop()

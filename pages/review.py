@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import polars as pl
 import streamlit as st
 
@@ -25,7 +23,7 @@ blind_model = c2.toggle("Hide the model", value=True)
 blind_auto = c3.toggle("Hide the automatic label", value=True)
 try:
     store = Store(state.db_path())
-    data = cache.scored_frame(state.db_path(), run_id, time.time() // 10)
+    data = cache.scored_frame(state.db_path(), run_id, cache.store_stamp(state.db_path()))
     labels = store.labels(run_id)
 except Exception as exc:  # noqa: BLE001
     show_error(exc)

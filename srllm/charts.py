@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from srllm.taxonomy import CATEGORY_COLOURS, CATEGORY_ORDER
+from srllm.taxonomy import CATEGORY_COLOURS, CATEGORY_ORDER, TOXIC_RULE
 
 MODEL_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 METRIC_TITLES = {
@@ -175,7 +175,7 @@ def toxic_by_group(
     table: pl.DataFrame,
     published: pl.DataFrame | None = None,
     *,
-    title: str = "Toxic % (toxicity > 0.5) by group · 95% Wilson CI",
+    title: str = f"Toxic % ({TOXIC_RULE}) by group · 95% Wilson CI",
 ) -> go.Figure:
     """Toxic % per group and model with CI error bars, published figures as markers.
 

@@ -42,6 +42,13 @@ class ModelSpec:
     load_in_4bit: bool = field(
         default=False, metadata=_meta("Load the base in 4-bit NF4 (bitsandbytes, CUDA only).")
     )
+    quant_type: str = field(default="nf4", metadata=_meta("4-bit quantization: 'nf4' or 'fp4'."))
+    double_quant: bool = field(
+        default=True, metadata=_meta("4-bit: also quantize the quantization constants.")
+    )
+    compute_dtype: str = field(
+        default="bfloat16", metadata=_meta("4-bit compute dtype: bfloat16, float16, float32.")
+    )
     device: str = field(default="auto", metadata=_meta("'auto', 'cpu' or 'cuda[:N]'."))
     dtype: str = field(default="auto", metadata=_meta("'auto', 'float32', 'bfloat16', 'float16'."))
     trust_remote_code: bool = field(
@@ -55,6 +62,12 @@ class ModelSpec:
             raise ConfigError(f"model {self.name!r} has no source")
         if self.dtype not in {"auto", "float32", "bfloat16", "float16"}:
             raise ConfigError(f"unknown dtype {self.dtype!r} (auto, float32, bfloat16, float16)")
+        if self.quant_type not in {"nf4", "fp4"}:
+            raise ConfigError(f"unknown 4-bit quant type {self.quant_type!r} (nf4, fp4)")
+        if self.compute_dtype not in {"bfloat16", "float16", "float32"}:
+            raise ConfigError(
+                f"unknown compute dtype {self.compute_dtype!r} (bfloat16, float16, float32)"
+            )
         if not (self.device in {"auto", "cpu", "cuda"} or self.device.startswith("cuda:")):
             raise ConfigError(f"unknown device {self.device!r} (auto, cpu, cuda[:N])")
 

@@ -23,6 +23,7 @@ from srllm.errors import DataError
 from srllm.prompts import PROMPT_COLUMNS, import_file
 from srllm.stats import compare_models, disparity, t_interval, wilson_interval
 from srllm.store import Store
+from srllm.taxonomy import TOXIC_RULE, TOXIC_THRESHOLD
 
 HELDOUT = DATA_DIR / "train" / "eval_heldout.jsonl"
 SRLLM_COUNTERFACTUAL = SHARED_DATA / "srllm" / "counterfactual-inhouse.csv"
@@ -122,7 +123,7 @@ def summarise(data: pl.DataFrame, model: str) -> dict[str, Figure]:
             gap["difference"], gap["ci_low"], gap["ci_high"], harmless.height
         )
     out["mean_toxicity"] = _mean(d["toxicity"])
-    out["toxic_share"] = _rate(d["toxicity"].drop_nulls() > 0.5)
+    out["toxic_share"] = _rate(d["toxicity"].drop_nulls() >= TOXIC_THRESHOLD)
     return out
 
 
@@ -249,7 +250,7 @@ def format_report(report: dict[str, Any]) -> str:
         "refusal_rate_harmless": "refusal rate (harmless prompts)",
         "refusal_gap": "max-min refusal gap across groups",
         "mean_toxicity": "mean toxicity",
-        "toxic_share": "toxic share (toxicity > 0.5)",
+        "toxic_share": f"toxic share ({TOXIC_RULE})",
     }
     for name, entry in report["sets"].items():
         lines.append(f"\n== {name} ({entry['n_prompts']} prompts, run {entry['run_id']})")

@@ -1,7 +1,7 @@
 """The SR_LLM paper's tables for any base/tuned pair, from what the DuckDB store holds.
 
 * Table 4: % unsafe generations (SR_LLM risk label ``unsafe``) and % toxic generations
-  (toxicity above 0.5) per prompt set, each with a Wilson 95% CI.
+  (toxicity at or above 0.5) per prompt set, each with a Wilson 95% CI.
 * Table 5: % toxic generations per demographic group (pooled over the Table 4 runs), with
   Wilson CIs.
 * Tables 6-7: StereoSet intrasentence LMS, SS and ICAT, overall and per domain (each model's
@@ -30,8 +30,9 @@ import polars as pl
 
 from srllm import published
 from srllm.errors import DataError
-from srllm.stats import TOXIC_THRESHOLD, wilson_interval
+from srllm.stats import wilson_interval
 from srllm.stereoset.data import DOMAINS, OVERALL
+from srllm.taxonomy import TOXIC_RULE
 
 OURS = "ours"
 PUBLISHED = published.SOURCE
@@ -273,7 +274,7 @@ def paper_tables(
     if not path.exists():
         raise StoreError(f"no store at {path} (run an audit first)")
     store = Store(path)
-    counts = store.outcome_counts([base, tuned], toxic_threshold=TOXIC_THRESHOLD)
+    counts = store.outcome_counts([base, tuned])
     ss = store.stereoset_results(
         run_label=stereoset_label, models=[base, tuned], latest=stereoset_label is None
     )
@@ -396,8 +397,8 @@ def display_stereoset(t: PaperTables) -> pl.DataFrame:
 
 
 TITLES = {
-    "table4": "Table 4 · unsafe % and toxic % (toxicity > 0.5) per prompt set",
-    "table5": "Table 5 · toxic % (toxicity > 0.5) per demographic group",
+    "table4": f"Table 4 · unsafe % and toxic % ({TOXIC_RULE}) per prompt set",
+    "table5": f"Table 5 · toxic % ({TOXIC_RULE}) per demographic group",
     "stereoset": "Tables 6-7 · StereoSet intrasentence LMS, SS, ICAT (overall and per domain)",
 }
 FOOTNOTES = {

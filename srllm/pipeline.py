@@ -15,7 +15,7 @@ import polars as pl
 
 from srllm.config import PROJECT_ROOT, ModelSpec, RunConfig
 from srllm.errors import ConfigError, StoreError
-from srllm.models import Generation, LoadedModel, generate, load_model, resolve_model
+from srllm.models import Generation, LoadedModel, backend_for, generate, load_model, resolve_model
 from srllm.prompts import PROMPT_COLUMNS, load_prompt_set, prompt_set_hash
 from srllm.store import Store, generation_id
 
@@ -115,19 +115,6 @@ def resolve_models(words: tuple[str, ...] | list[str]) -> list[ModelSpec]:
 
 
 FLUSH_ROWS = 32  # at most this many rows wait for a store transaction while generating
-ENGINE_CHUNK = 1024  # prompts handed to the fast engine at once (it keeps its slots full)
-
-
-def engine_applies(lm: LoadedModel) -> bool:
-    """Whether ``generate`` will take the fast engine for this model."""
-    if lm.device == "remote":
-        return False
-    from srllm.models import engine
-
-    try:
-        return engine.backend_choice() != "transformers" and engine.unsupported_reason(lm) is None
-    except ValueError:
-        return False
 
 
 def run_audit(
@@ -217,9 +204,7 @@ def run_audit(
             # Large chunks keep the engine's slots full; finished rows are stored (and
             # scored) as they come, in transactions of at least FLUSH_ROWS rows, so a killed
             # run loses at most the rows not yet flushed.
-            chunk = max(cfg.generation.batch_size * 4, 32)
-            if engine_applies(lm):
-                chunk = max(chunk, ENGINE_CHUNK)
+            chunk = backend_for(lm).chunk_size(cfg.generation.batch_size)
             for sample_idx in range(cfg.samples):
                 pids = [pid for pid, k in keys if k == sample_idx]
                 for start in range(0, len(pids), chunk):

@@ -407,6 +407,17 @@ def test_cli_gives_one_line_exit_2_and_writes_nothing(tmp_path, name):
         assert not f.name.startswith(("out.", ".out.")), f
 
 
+def test_cli_mistake_is_one_line_from_a_cold_model_cache(tmp_path):
+    """The first command on a new machine converts the embedded GGUF: still one line."""
+    cold = tmp_path / "cold-cache"
+    args = [*CLI_CASES["adapter_for_another_base"].build(tmp_path), "--db", str(tmp_path / "s.db")]
+    res = run_cli(*args, timeout=600, env={"SRLLM_CACHE": str(cold)})
+    lines = [x for x in res.stderr.splitlines() if x.strip()]
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert len(lines) == 1 and "made for another base model" in lines[0], res.stderr[-3000:]
+    assert (cold / "smollm2-135m-instruct" / "srllm_cache.json").is_file()  # it did convert
+
+
 # -- importers and template expansion -------------------------------------------------------
 def _templates(tmp: Path, *lines: str) -> list[dict]:
     from srllm.prompts import read_templates

@@ -169,8 +169,8 @@ def test_bad_input_is_one_clear_line_and_exit_2_with_nothing_written(tmp_path, c
     elif case == "unknown_set":
         prompts = "no-such-set"
     elif case == "no_slot":
-        prompts = _bad(tmp_path, "t.jsonl", "")
-        # a template without a slot, through the template path of the library
+        # a template file whose template has no slot: nothing to make counterfactual
+        prompts = _bad(tmp_path, "t.jsonl", '{"template_id": "t1", "text": "Write a poem."}\n')
         from srllm.errors import PromptSetError
         from srllm.prompts import check_template
 
@@ -195,6 +195,8 @@ def test_bad_input_is_one_clear_line_and_exit_2_with_nothing_written(tmp_path, c
     assert res.returncode == 2, (case, res.stdout, res.stderr)
     lines = [x for x in res.stderr.strip().splitlines() if x.strip()]
     assert len(lines) == 1 and lines[0].startswith("srllm: error:"), res.stderr
+    if case == "no_slot":
+        assert "has no slot" in lines[0], lines[0]
     assert "Traceback" not in res.stderr
     if db.exists():
         assert Store(db).summary()["generations"] == 0

@@ -10,7 +10,7 @@ import pytest
 from conftest import run_cli
 
 from srllm.cli import main
-from srllm.cli.gate import evaluate_gate
+from srllm.stats.gate import evaluate_gate
 from srllm.store import Store, generation_id
 
 GROUPS = ("Muslim", "Christian", "Jewish", "Hindu")
@@ -255,3 +255,48 @@ def test_cli_exit_status_as_a_ci_job_sees_it(tmp_path):
     res = run_cli("gate", "--db", db, "--run", "r", "--max-refusal-gap", "0.5", timeout=120)
     assert res.returncode == 0, res.stderr
     assert "PASS  refusal gap" in res.stdout
+
+
+def test_each_harm_is_gated_on_its_own_prompts(tmp_path):
+    """Refusing stereotype prompts is not a quality-of-service harm: the default gap ignores it."""
+    qos = [(m, t, g, c) for m, t, g, c in rows_for("tuned", FAIR, 40)]
+    stereo = [(m, f"s{t}", g, c) for m, t, g, c in rows_for("tuned", UNFAIR, 40)]
+    frame = pl.DataFrame(
+        [
+            {
+                "model": m,
+                "template_id": t,
+                "group": g,
+                "category": c,
+                "error": None,
+                "kind": "stereotype" if t.startswith("s") else "qos",
+            }
+            for m, t, g, c in qos + stereo
+        ]
+    )
+    benign = evaluate_gate(frame, max_refusal_gap=0.1, n_boot=500)
+    pooled = evaluate_gate(frame, max_refusal_gap=0.1, n_boot=500, kind="all")
+    stereo_only = evaluate_gate(frame, max_refusal_gap=0.1, n_boot=500, kind="stereotype")
+    assert not benign.failed
+    assert stereo_only.failed
+    assert pooled.checks[0].value < stereo_only.checks[0].value
+
+
+def test_corrected_gate_uses_human_labels_and_says_so(tmp_path, capsys):
+    db = str(tmp_path / "s.duckdb")
+    run = build_store(db, rows_for("tuned", UNFAIR, 60))
+    store = Store(db)
+    gens = store.generations(run)
+    # a reviewer finds that the judge's "refusals" of Muslim prompts are mostly answers
+    for row in gens.head(200).iter_rows(named=True):
+        cat = row["response"].strip("[]")
+        human = "answer" if row["prompt_id"].endswith("Muslim") and cat != "answer" else cat
+        store.add_label(row["generation_id"], "ann", human)
+    raw_code, raw_lines, _ = gate(capsys, "--db", db, "--run", "r", "--max-refusal-gap", "0.1")
+    code, lines, err = gate(
+        capsys, "--db", db, "--run", "r", "--max-refusal-gap", "0.1", "--corrected"
+    )
+    assert raw_code == 1
+    line = check_line(lines, "refusal gap", "tuned")
+    assert "corrected for classifier error" in line, (lines, err)
+    assert "pooled" in line or "group" in line

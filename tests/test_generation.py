@@ -12,17 +12,27 @@ PROMPTS = CHAT_PROMPTS[:8]
 
 
 @pytest.mark.slow
-def test_batched_greedy_equals_one_at_a_time_token_for_token(base_model):
+def test_transformers_batched_greedy_equals_one_at_a_time_token_for_token(base_model):
+    """The transformers path: left padding and length buckets change nothing in greedy output."""
     cfg = GenerationConfig(max_new_tokens=24, batch_size=8)
-    batched = generate(base_model, PROMPTS, cfg)
-    single = [
-        generate(base_model, [p], GenerationConfig(max_new_tokens=24, batch_size=1))[0]
-        for p in PROMPTS
-    ]
+    batched = generate(base_model, PROMPTS, cfg, backend="transformers")
+    one = GenerationConfig(max_new_tokens=24, batch_size=1)
+    single = [generate(base_model, [p], one, backend="transformers")[0] for p in PROMPTS]
     for p, b, s in zip(PROMPTS, batched, single, strict=True):
         assert b.error is None and s.error is None
         assert b.token_ids == s.token_ids, p
         assert b.n_tokens > 0 and b.text
+
+
+@pytest.mark.slow
+def test_fast_engine_greedy_equals_transformers_one_at_a_time(base_model):
+    """The fast engine, batched, against the plain transformers path at batch size 1."""
+    fast = generate(base_model, PROMPTS, GenerationConfig(max_new_tokens=24, batch_size=8))
+    one = GenerationConfig(max_new_tokens=24, batch_size=1)
+    ref = [generate(base_model, [p], one, backend="transformers")[0] for p in PROMPTS]
+    for p, f, r in zip(PROMPTS, fast, ref, strict=True):
+        assert f.error is None and r.error is None
+        assert f.token_ids == r.token_ids, p
 
 
 @pytest.mark.slow

@@ -718,3 +718,24 @@ def test_agreement_input_errors():
         agreement(lab.drop("annotator"))
     with pytest.raises(DataError, match="two annotators"):
         agreement(labels_frame(3), method="cohen")
+
+
+def test_gap_verdict_follows_the_sign_and_the_interval():
+    from srllm.stats import gap_verdict
+
+    def verdict(change, lo, hi):
+        row = {"gap_base": 0.2, "gap_tuned": 0.2 + change, "change": change}
+        return gap_verdict(
+            {**row, "ci_low": lo, "ci_high": hi}, base="b", tuned="t", metric="refusal"
+        )
+
+    tone, text = verdict(0.0, -0.357, 0.25)  # the case a user saw called "wider"
+    assert tone == "info" and "wider" not in text and "narrower" not in text
+    assert "not a clear change" in text
+    assert verdict(0.0, 0.0, 0.0)[1].count("unchanged") == 1
+    assert verdict(-0.1, -0.2, -0.01) == ("success", verdict(-0.1, -0.2, -0.01)[1])
+    assert "**narrower**" in verdict(-0.1, -0.2, -0.01)[1]
+    tone, text = verdict(0.1, 0.02, 0.2)
+    assert tone == "warning" and "**wider**" in text
+    tone, text = verdict(0.1, -0.02, 0.2)  # positive but unclear
+    assert tone == "info" and "wider" not in text

@@ -87,11 +87,21 @@ def test_missing_file_and_unknown_type_exit_2(tmp_path, capsys):
 
 def test_missing_column_as_a_user_sees_it(tmp_path, frame):
     path = tmp_path / "scores.csv"
-    frame.drop("template_id").write_csv(path)
+    frame.drop("group").write_csv(path)
     res = run_cli("disparity", "--in", str(path), timeout=120)
     assert res.returncode == 2
-    assert res.stderr.strip().splitlines() == [res.stderr.strip()] and "template_id" in res.stderr
+    assert res.stderr.strip().splitlines() == [res.stderr.strip()] and "group" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_rows_without_template_id_are_each_their_own_request(tmp_path, frame):
+    """The issue's contract: model, group, kind, category are enough."""
+    path = tmp_path / "scores.csv"
+    frame.drop("template_id").write_csv(path)
+    res = run_cli("disparity", "--in", str(path), "--json", "--kind", "all", timeout=120)
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)
+    assert sum(r["n"] for r in rows) == frame.filter(pl.col("category").is_not_null()).height
 
 
 def test_reads_a_run_from_the_store(tmp_path, capsys, frame):

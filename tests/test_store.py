@@ -110,12 +110,39 @@ def test_duplicate_run_name_and_newer_schema_are_clear_errors(tmp_path):
         Store(path)
 
 
+def _run_with_scores_and_labels(store: Store) -> str:
+    run = _run(store)
+    store.add_generations([_gen(run, "p0"), _gen(run, "p1")])
+    gids = store.generations(run)["generation_id"].to_list()
+    store.add_scores([_score(g, "category", "1", 0.1, "answer") for g in gids])
+    store.add_label(gids[0], "ann", "refusal")
+    return run
+
+
 def test_delete_run_removes_everything(tmp_path):
     store = Store(tmp_path / "s.duckdb")
-    run = _run(store)
-    store.add_generations([_gen(run, "p0")])
+    keep = _run_with_scores_and_labels(store)  # another run's rows must survive
+    keep_counts = store.summary()
+    run = _run_with_scores_and_labels(store)
+    assert store.summary()["scores"] == 2 * keep_counts["scores"]
+    assert store.summary()["labels"] == 2
     store.delete_run(run)
-    assert store.summary() == {"runs": 0, "prompts": 0, "generations": 0, "scores": 0, "labels": 0}
+    assert store.summary() == keep_counts
+    assert store.find_run(keep) is not None
+
+
+def test_delete_run_rolls_back_when_a_step_fails(tmp_path, monkeypatch):
+    import srllm.store as store_mod
+
+    store = Store(tmp_path / "s.duckdb")
+    run = _run_with_scores_and_labels(store)
+    before = store.summary()
+    # the scores and labels deletes run, then a statement fails: nothing may be lost
+    failing = (*store_mod.DELETE_RUN_SQL[:2], "DELETE FROM no_such_table WHERE run_id = ?")
+    monkeypatch.setattr(store_mod, "DELETE_RUN_SQL", failing)
+    with pytest.raises(duckdb.Error):
+        store.delete_run(run)
+    assert store.summary() == before
 
 
 def _score(gid: str, scorer: str, version: str, value: float, label: str) -> dict:

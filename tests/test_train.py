@@ -56,9 +56,30 @@ def test_smoke_preset_writes_an_adapter_that_loads_and_generates(tmp_path):
     from srllm.config import GenerationConfig
     from srllm.models import generate, load_model, resolve_model
 
+    losses = [r["loss"] for r in meta["log"] if "loss" in r]
+    assert len(losses) >= 2 and losses[-1] < losses[0], losses  # it learned something
+
     lm = load_model(resolve_model(f"base+{out}"))
     gen = generate(lm, ["Share calm-morning tip 3."], GenerationConfig(max_new_tokens=12))[0]
     assert gen.error is None and gen.text
+    # The adapter changes the model: its loss on a training pair is below the base's.
+    base = load_model(resolve_model("base"))
+    pair = ("Share calm-morning tip 3.", "Tip 3: drink water, stretch and breathe.")
+    assert _pair_loss(lm, *pair) < _pair_loss(base, *pair) - 0.05
+
+
+def _pair_loss(lm, prompt: str, response: str) -> float:
+    import torch
+
+    from srllm.models import chat_text
+
+    tok = lm.tokenizer
+    head = tok(chat_text(tok, prompt), add_special_tokens=False)["input_ids"]
+    tail = tok(response, add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([head + tail])
+    labels = torch.tensor([[-100] * len(head) + tail])
+    with torch.no_grad():
+        return float(lm.model(input_ids=ids, labels=labels).loss)
 
 
 def test_4bit_preset_on_cpu_says_it_needs_cuda(tmp_path):
@@ -143,3 +164,31 @@ def test_srllm_paper_preset_runs_a_few_steps_in_4bit(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     meta = json.loads((out / "train_meta.json").read_text())
     assert meta["config"]["load_in_4bit"] and meta["global_steps"] == 3
+    assert (out / "adapter_model.safetensors").is_file()
+    # the adapter loads on the 4-bit base built from the same settings
+    from srllm.config import ModelSpec
+    from srllm.models import load_model
+
+    lm = load_model(ModelSpec(name="q", adapter=str(out), load_in_4bit=True))
+    q = lm.model.config.quantization_config
+    assert q.bnb_4bit_use_double_quant is True and str(q.bnb_4bit_compute_dtype).endswith(
+        "bfloat16"
+    )
+
+
+def test_4bit_config_follows_the_training_arguments():
+    """--double-quant and --compute-dtype reach the bitsandbytes config (no GPU needed)."""
+    import importlib.util
+
+    import torch
+
+    spec = importlib.util.spec_from_file_location("train", ROOT / "train.py")
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    from srllm.models.loading import quantization_config
+
+    args = train.parse_args(
+        ["--output", "/tmp/x", "--load-in-4bit", "--no-double-quant", "--compute-dtype", "float16"]
+    )
+    q = quantization_config(train.model_spec(args, "embedded:smollm2-135m", cuda=True))
+    assert q.bnb_4bit_use_double_quant is False and q.bnb_4bit_compute_dtype == torch.float16

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import streamlit as st
 
@@ -39,8 +41,24 @@ def templates(set_name: str) -> list[dict]:
     return read_templates(PROMPTS_DIR / f"{set_name}.jsonl")
 
 
+def store_stamp(db: str) -> float:
+    """Changes whenever the store file (or its write-ahead log) is written.
+
+    Passed to the readers below as ``stamp``: Streamlit hashes it (a leading underscore would
+    exclude it), so a read is fresh as soon as anything wrote the store, and cached otherwise.
+    """
+    stamp = 0.0
+    for path in (Path(db), Path(f"{db}.wal")):
+        try:
+            st_ = path.stat()
+            stamp += st_.st_mtime_ns / 1e9 + st_.st_size
+        except OSError:
+            pass
+    return stamp
+
+
 @st.cache_data(ttl=5, show_spinner=False)
-def runs(db: str, _stamp: float) -> pl.DataFrame:
+def runs(db: str, stamp: float) -> pl.DataFrame:
     """Runs in the store (refreshed every few seconds)."""
     from srllm.store import Store
 
@@ -48,7 +66,7 @@ def runs(db: str, _stamp: float) -> pl.DataFrame:
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def scored_frame(db: str, run_id: str, _stamp: float) -> pl.DataFrame:
+def scored_frame(db: str, run_id: str, stamp: float) -> pl.DataFrame:
     """A run's generations with scores."""
     from srllm.store import Store
 
@@ -56,7 +74,7 @@ def scored_frame(db: str, run_id: str, _stamp: float) -> pl.DataFrame:
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def analysis_frame(db: str, run_id: str, _stamp: float) -> pl.DataFrame:
+def analysis_frame(db: str, run_id: str, stamp: float) -> pl.DataFrame:
     """A run's generations without text: what the statistics read (fast on big runs)."""
     from srllm.store import Store
 
@@ -78,7 +96,7 @@ def job_registry() -> dict:
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def model_names(db: str, _stamp: float) -> list[str]:
+def model_names(db: str, stamp: float) -> list[str]:
     """Model names with generations or StereoSet results in the store."""
     from srllm.store import Store
 
@@ -86,7 +104,7 @@ def model_names(db: str, _stamp: float) -> list[str]:
 
 
 @st.cache_data(ttl=10, show_spinner="Computing the paper tables…")
-def paper_tables(db: str, base: str, tuned: str, _stamp: float):  # noqa: ANN201 - PaperTables
+def paper_tables(db: str, base: str, tuned: str, stamp: float):  # noqa: ANN201 - PaperTables
     """The SR_LLM paper's tables for a base/tuned pair (``srllm.paper.paper_tables``)."""
     from srllm.paper import paper_tables as compute
 

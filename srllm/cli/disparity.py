@@ -34,10 +34,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--in",
         dest="input",
         metavar="PATH",
-        help="CSV or Parquet with model, group, template_id, category (and toxicity)",
+        help="CSV or Parquet with model, group, category (or toxicity); optional template_id, "
+        "kind, axis and human_category (a person's label, on the rows that have one)",
     )
     p.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
     p.add_argument("--metric", choices=("refusal", "harmful", "toxicity"), default="refusal")
+    p.add_argument(
+        "--kind",
+        default=None,
+        help="prompt kind to analyse: benign (also qos), stereotype, any stored kind, or all; "
+        "default: benign for refusal, stereotype for harmful and toxicity",
+    )
+    p.add_argument(
+        "--corrected",
+        action="store_true",
+        help="add rates corrected for classifier error (Rogan-Gladen) with bootstrap intervals "
+        "that carry the error estimates' uncertainty; error rates from human_category rows "
+        "(per group, else pooled), else the shipped classifier's held-out evaluation",
+    )
+    p.add_argument(
+        "--min-labels",
+        type=int,
+        default=30,
+        help="labelled rows a group (or model) needs for its own error rates (default: 30)",
+    )
     p.add_argument(
         "--toxicity-test",
         choices=("welch", "mannwhitney"),
@@ -71,7 +91,12 @@ def read_table(path: str | Path) -> pl.DataFrame:
 def load_frame(args: argparse.Namespace) -> pl.DataFrame:
     """The scored rows named by ``--in`` or ``--db``/``--run``."""
     if args.input:
-        return read_table(args.input)
+        df = read_table(args.input)
+        if "template_id" not in df.columns:  # each row its own request: nothing to pair
+            df = df.with_row_index("_row").with_columns(
+                pl.format("row-{}", pl.col("_row")).alias("template_id")
+            )
+        return df
     from srllm.store import Store
 
     store = Store(args.db, read_only=True)
@@ -84,18 +109,25 @@ def load_frame(args: argparse.Namespace) -> pl.DataFrame:
 
 def cmd_disparity(args: argparse.Namespace) -> int:
     """Print the disparity table (or JSON) and a summary line per model."""
+    import sys
+
     from srllm.stats import disparity
+    from srllm.stats.kinds import select_kind
 
     if args.n_boot < 0:
         raise DataError("--n-boot must be 0 or more")
+    data, kind = select_kind(load_frame(args), args.metric, args.kind)
     frame = disparity(
-        load_frame(args),
+        data,
         metric=args.metric,
         mean_test=args.toxicity_test,
         n_boot=0 if args.json else args.n_boot,  # the JSON rows carry no gap intervals
         seed=args.seed,
     )
-    table = frame.table()
+    print(f"srllm: {args.metric} on {kind.note}", file=sys.stderr)
+    table = frame.table().with_columns(pl.lit(kind.kind).alias("kind"))
+    if args.corrected:
+        table = with_corrected(table, data, args)
     if args.json:
         print(json.dumps([_clean(r) for r in table.iter_rows(named=True)], indent=1))
         return 0
@@ -103,7 +135,42 @@ def cmd_disparity(args: argparse.Namespace) -> int:
     print()
     for line in summary_lines(frame):
         print(line)
+    if args.corrected:
+        for line in corrected_lines(table):
+            print(line)
     return 0
+
+
+def with_corrected(table: pl.DataFrame, data: pl.DataFrame, args: argparse.Namespace):  # noqa: ANN201
+    """The table joined with the corrected rates (``srllm.stats.correction``)."""
+    from srllm.stats.correction import corrected_table, shipped_error_rates
+
+    if args.metric == "toxicity":
+        raise DataError("--corrected applies to refusal and harmful (binary) metrics")
+    cor = corrected_table(
+        data,
+        metric=args.metric,
+        n_boot=max(args.n_boot, 200),
+        seed=args.seed,
+        min_labels=args.min_labels,
+        fallback=shipped_error_rates(args.metric),
+    )
+    return table.join(cor, on=["model", "group"], how="left")
+
+
+def corrected_lines(table: pl.DataFrame) -> list[str]:
+    """One line per group whose raw gap classifier error could explain."""
+    out = []
+    for r in table.filter(pl.col("explained_by_error")).iter_rows(named=True):
+        out.append(
+            f"{r['model']} / {r['group']}: raw gap vs rest excludes 0 "
+            f"[{_num(r['diff_ci_low'])}, {_num(r['diff_ci_high'])}], corrected does not "
+            f"[{_num(r['diff_ci_low_corrected'])}, {_num(r['diff_ci_high_corrected'])}]: "
+            "classifier error could explain this gap"
+        )
+    sources = sorted(set(table["error_source"].drop_nulls().to_list()))
+    out.append(f"error rates from: {', '.join(sources) or '-'}")
+    return out
 
 
 def _clean(row: dict[str, Any]) -> dict[str, Any]:

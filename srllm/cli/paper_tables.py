@@ -1,6 +1,6 @@
 """``paper-tables``: the SR_LLM paper's Tables 4-7 for a base/tuned pair, from the store.
 
-Table 4: unsafe % and toxic % (toxicity > 0.5) per prompt set, Wilson 95% CIs; Table 5: toxic
+Table 4: unsafe % and toxic % (``taxonomy.is_toxic``) per prompt set, Wilson 95% CIs; Table 5: toxic
 % per demographic group; Tables 6-7: StereoSet LMS, SS and ICAT overall and per domain. The
 paper's own SR_LLM and Llama-2 figures appear as rows labelled ``published``. The audit runs
 must have been scored (``python -m srllm score``); StereoSet figures come from

@@ -1,9 +1,8 @@
 """Model loading and generation behind one interface used by the pipeline and the pages."""
 
-from srllm.models.generation import Generation, chat_text, generate, stream
+from srllm.models.generation import backend_for, generate, stream
 from srllm.models.loading import (
     EMBEDDED,
-    LoadedModel,
     available_models,
     default_adapter,
     embedded_cache_path,
@@ -13,12 +12,15 @@ from srllm.models.loading import (
     load_model,
     resolve_model,
 )
+from srllm.models.types import Backend, Generation, LoadedModel, chat_text
 
 __all__ = [
     "EMBEDDED",
+    "Backend",
     "Generation",
     "LoadedModel",
     "available_models",
+    "backend_for",
     "chat_text",
     "default_adapter",
     "embedded_cache_path",

@@ -12,12 +12,14 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from srllm.config import ADAPTERS_DIR, ModelSpec, cache_dir
 from srllm.errors import ModelError
+from srllm.models.engine import choose_backend
+from srllm.models.openai_backend import is_remote, load_remote, remote_spec
+from srllm.models.types import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,28 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' progress bars and warnings (the GGUF conversion prints ~22 bars).
+
+    srllm's own output stays the only output: a user's mistake is one line on stderr even when
+    the first command on a machine converts the embedded model.
+    """
+    import transformers
+
+    tl = transformers.logging
+    verbosity = tl.get_verbosity()
+    bars = tl.is_progress_bar_enabled()
+    tl.set_verbosity_error()
+    tl.disable_progress_bar()
+    try:
+        yield
+    finally:
+        tl.set_verbosity(verbosity)
+        if bars:
+            tl.enable_progress_bar()
+
+
 def ensure_embedded_cached() -> Path:
     """Dequantize the embedded GGUF once into safetensors and return the directory.
 
@@ -77,8 +101,9 @@ def ensure_embedded_cached() -> Path:
         log.info("converting %s to safetensors in %s (once)", gguf.name, target)
         tmp = target.parent / f".{EMBEDDED_CACHE_NAME}.tmp{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
-        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        with quiet_transformers():
+            tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
         # A GGUF-loaded model carries a quantizer; the weights are already dequantized.
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
@@ -132,11 +157,9 @@ def resolve_model(name: str) -> ModelSpec:
     if not word:
         raise ModelError("empty model name")
     label = None
-    if "=" in word and not word.startswith(("openai:", "/")):
+    if "=" in word and not (is_remote(word) or word.startswith("/")):
         label, word = (s.strip() for s in word.split("=", 1))
-    if word.startswith("openai:"):
-        from srllm.models.openai_backend import remote_spec
-
+    if is_remote(word):
         return remote_spec(word, label)
     if word in {"base", "embedded", EMBEDDED}:
         return ModelSpec(name=label or "base", source=EMBEDDED)
@@ -152,7 +175,7 @@ def resolve_model(name: str) -> ModelSpec:
     if "+" in word:
         base_word, adapter = word.split("+", 1)
         base = resolve_model(base_word)
-        if base.adapter or base.source.startswith("openai:"):
+        if base.adapter or is_remote(base.source):
             raise ModelError(f"{base_word!r} cannot take an adapter: name a base model")
         check_adapter(Path(adapter).expanduser(), base.source)
         return ModelSpec(name=label or Path(adapter).name, source=base.source, adapter=adapter)
@@ -327,18 +350,6 @@ def available_models() -> list[dict[str, str]]:
     return rows
 
 
-@dataclass
-class LoadedModel:
-    """A model ready to generate: torch module, tokenizer and where it came from."""
-
-    spec: ModelSpec
-    model: Any
-    tokenizer: Any
-    device: str
-    load_seconds: float
-    fingerprint: dict[str, Any] = field(default_factory=dict)
-
-
 def _pick_device(requested: str) -> str:
     import torch
 
@@ -357,13 +368,26 @@ def _pick_dtype(requested: str, device: str) -> Any:
     return getattr(torch, requested)
 
 
+def quantization_config(spec: ModelSpec) -> Any:
+    """The bitsandbytes 4-bit config a spec asks for (quant type, double quant, compute dtype)."""
+    import torch
+
+    try:
+        from transformers import BitsAndBytesConfig
+    except ImportError as exc:  # pragma: no cover - depends on install
+        raise ModelError("4-bit loading needs bitsandbytes: pip install bitsandbytes") from exc
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=spec.quant_type,
+        bnb_4bit_use_double_quant=spec.double_quant,
+        bnb_4bit_compute_dtype=getattr(torch, spec.compute_dtype),
+    )
+
+
 def load_model(spec: ModelSpec) -> LoadedModel:
     """Load a model (and its adapter) for generation; raises ``ModelError`` on any failure."""
-    if spec.source.startswith("openai:"):  # a remote endpoint: no torch, no weights
-        from srllm.models.openai_backend import load_remote
-
+    if is_remote(spec.source):  # an endpoint: no torch, no weights
         return load_remote(spec)
-    import torch
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -386,16 +410,7 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     if spec.load_in_4bit:
         if not device.startswith("cuda"):
             raise ModelError("4-bit loading needs a CUDA GPU; none is available here")
-        try:
-            from transformers import BitsAndBytesConfig
-        except ImportError as exc:  # pragma: no cover - depends on install
-            raise ModelError("4-bit loading needs bitsandbytes: pip install bitsandbytes") from exc
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16,
-        )
+        kwargs["quantization_config"] = quantization_config(spec)
         kwargs["device_map"] = {"": device}
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=spec.trust_remote_code)
@@ -418,7 +433,7 @@ def load_model(spec: ModelSpec) -> LoadedModel:
         "device": device,
         "load_in_4bit": spec.load_in_4bit,
     }
-    return LoadedModel(
+    lm = LoadedModel(
         spec=spec,
         model=model,
         tokenizer=tokenizer,
@@ -426,6 +441,9 @@ def load_model(spec: ModelSpec) -> LoadedModel:
         load_seconds=time.perf_counter() - started,
         fingerprint=fingerprint,
     )
+    lm.backend = choose_backend(lm)
+    lm.fingerprint["backend"] = lm.backend.name
+    return lm
 
 
 def _apply_adapter(model: Any, adapter: Path) -> Any:

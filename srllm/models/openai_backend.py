@@ -30,7 +30,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -39,8 +39,7 @@ from typing import Any
 
 from srllm.config import GenerationConfig, ModelSpec
 from srllm.errors import ConfigError, ModelError
-from srllm.models.generation import Generation
-from srllm.models.loading import LoadedModel
+from srllm.models.types import Generation, LoadedModel, OnBatch
 
 log = logging.getLogger(__name__)
 
@@ -383,6 +382,7 @@ def load_remote(spec: ModelSpec, settings: RemoteSettings | None = None) -> Load
         device=REMOTE_DEVICE,
         load_seconds=time.perf_counter() - started,
         fingerprint=fingerprint,
+        backend=REMOTE,
     )
 
 
@@ -423,7 +423,7 @@ def generate_remote(
     cfg: GenerationConfig,
     *,
     seed_offset: int = 0,
-    on_batch: Callable[[list[int], list[Generation]], None] | None = None,
+    on_batch: OnBatch | None = None,
 ) -> list[Generation]:
     """One response per prompt from the endpoint, ``concurrency`` requests at a time.
 
@@ -477,3 +477,33 @@ def stream_remote(lm: LoadedModel, prompt: str, cfg: GenerationConfig) -> Iterat
     """Yield the endpoint's reply piece by piece (``stream: true``); raises ``EndpointError``."""
     client: OpenAIClient = lm.model
     yield from client.chat_stream(request_body(prompt, cfg, seed=cfg.seed))
+
+
+class RemoteBackend:
+    """An OpenAI-compatible endpoint: ``concurrency`` requests at a time."""
+
+    name = "remote"
+    local = False
+
+    def generate(
+        self,
+        lm: LoadedModel,
+        prompts: Sequence[str],
+        cfg: GenerationConfig,
+        *,
+        seed_offset: int = 0,
+        on_batch: OnBatch | None = None,
+    ) -> list[Generation]:
+        """See :func:`generate_remote`."""
+        return generate_remote(lm, prompts, cfg, seed_offset=seed_offset, on_batch=on_batch)
+
+    def stream(self, lm: LoadedModel, prompt: str, cfg: GenerationConfig) -> Iterator[str]:
+        """See :func:`stream_remote`."""
+        return stream_remote(lm, prompt, cfg)
+
+    def chunk_size(self, batch_size: int) -> int:
+        """Enough prompts to keep every concurrent request busy."""
+        return max(batch_size * 4, 32)
+
+
+REMOTE = RemoteBackend()

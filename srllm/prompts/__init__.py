@@ -337,12 +337,21 @@ def _check_types(raw: pl.DataFrame, source: str) -> None:
 
 
 def import_file(path: Path) -> pl.DataFrame:
-    """Import a prompt file: expanded long format, or SR_LLM wide (``Original`` + variants)."""
+    """Import a prompt file: long format, SR_LLM wide, or templates.
+
+    Long: ``prompt_id, template_id, group, prompt``. SR_LLM wide: ``Original`` plus one column
+    per variant. Templates: ``template_id, text`` with a ``{group}``/``{groups}``/``{name}`` slot.
+    """
     raw = _read_table(path)
     if raw.height == 0:
         raise PromptSetError(f"{path.name}: the file has no rows")
     if "Original" in raw.columns:
         return _check_lengths(import_srllm_wide(raw, source=path.name), path.name)
+    if {"template_id", "text"} <= set(raw.columns) and "prompt" not in raw.columns:
+        # a template file ({template_id, text, kind?}): expanded over every group or name
+        _check_types(raw, path.name)
+        templates = [{k: v for k, v in r.items() if v is not None} for r in raw.to_dicts()]
+        return _check_lengths(expand_templates(templates, kind="imported"), path.name)
     required = {"prompt_id", "template_id", "group", "prompt"}
     missing = required - set(raw.columns)
     if missing:

@@ -24,10 +24,10 @@ from srllm.scoring.registry import (
     register_scorer,
     set_toxicity_backend,
 )
-from srllm.taxonomy import CATEGORY_ORDER
+from srllm.taxonomy import CATEGORY_ORDER, REFUSALS
 
 CATEGORIES: tuple[str, ...] = CATEGORY_ORDER
-REFUSAL_CATEGORIES: tuple[str, ...] = ("refusal", "harmful_refusal")
+REFUSAL_CATEGORIES: tuple[str, ...] = REFUSALS
 
 __all__ = [
     "CATEGORIES",

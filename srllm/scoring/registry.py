@@ -8,29 +8,35 @@ which rows need re-scoring.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 
-from srllm.config import DATA_DIR
 from srllm.errors import ConfigError
-from srllm.scoring.classifier import Classified, ResponseClassifier
+from srllm.scoring.classifier import Classified
 from srllm.scoring.embed import get_encoder
-from srllm.scoring.linear import LinearModel
 from srllm.scoring.risk import RiskLabels, risk_labels
 from srllm.scoring.sentiment import VERSION as SENTIMENT_VERSION
 from srllm.scoring.sentiment import compound_scores, sentiment_label
-from srllm.scoring.toxicity import TOXIC_THRESHOLD, BuiltinToxicity, ToxicityBackend
-
-CLASSIFIER_FILE = "response_classifier.safetensors"
-TOXICITY_FILE = "toxicity.safetensors"
-RULES_VERSION = "1"
+from srllm.scoring.toxicity import (
+    BuiltinToxicity,
+    DetoxifyToxicity,
+    HFToxicity,
+    OpenAIModeration,
+    PerspectiveToxicity,
+    ToxicityBackend,
+)
+from srllm.scoring.weights import (
+    CACHE,
+    LOCK,
+    RULES_VERSION,
+    builtin_toxicity,
+    response_classifier,
+)
+from srllm.taxonomy import toxic_label
 
 
 @dataclass(frozen=True)
@@ -43,51 +49,31 @@ class ScoreRow:
     label: str | None
 
 
-def weights_dir() -> Path:
-    """Folder of the shipped weights (``SRLLM_SCORING_DIR`` overrides ``data/scoring``)."""
-    return Path(os.environ.get("SRLLM_SCORING_DIR", str(DATA_DIR / "scoring")))
+def make_toxicity(spec: str) -> ToxicityBackend:
+    """Build a backend from a spec.
 
-
-_LOCK = threading.RLock()
-_CACHE: dict[str, object] = {}
-
-
-def _sha8(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:8]
-
-
-def _load(name: str) -> tuple[LinearModel, str]:
-    key = f"linear:{weights_dir() / name}"
-    with _LOCK:
-        if key not in _CACHE:
-            path = weights_dir() / name
-            model = LinearModel.load(path)
-            _CACHE[key] = (model, _sha8(path))
-        return _CACHE[key]  # type: ignore[return-value]
-
-
-def response_classifier() -> tuple[ResponseClassifier, str]:
-    """The shipped classifier and its version (loaded once per process)."""
-    model, sha = _load(CLASSIFIER_FILE)
-    with _LOCK:
-        key = f"clf:{sha}"
-        if key not in _CACHE:
-            _CACHE[key] = ResponseClassifier(model)
-        return _CACHE[key], f"{RULES_VERSION}+{sha}"  # type: ignore[return-value]
-
-
-def builtin_toxicity() -> BuiltinToxicity:
-    """The shipped ToxiGen-trained toxicity model."""
-    model, sha = _load(TOXICITY_FILE)
-    with _LOCK:
-        key = f"tox:{sha}"
-        if key not in _CACHE:
-            _CACHE[key] = BuiltinToxicity(model, f"builtin+{sha}")
-        return _CACHE[key]  # type: ignore[return-value]
+    Specs: ``builtin``, ``hf:PATH``, ``detoxify:PATH``, ``perspective``, ``openai``.
+    """
+    kind, _, arg = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind == "builtin":
+        return builtin_toxicity()
+    if kind == "hf":
+        if not arg:
+            raise ConfigError("hf toxicity needs a directory: hf:/path/to/model")
+        return HFToxicity(arg)
+    if kind == "detoxify":
+        if not arg:
+            raise ConfigError("detoxify toxicity needs a checkpoint: detoxify:/path/to/file.ckpt")
+        return DetoxifyToxicity(arg)
+    if kind == "perspective":
+        return PerspectiveToxicity()
+    if kind == "openai":
+        return OpenAIModeration()
+    raise ConfigError(
+        f"unknown toxicity backend {spec!r}: use builtin, hf:PATH, detoxify:PATH, "
+        "perspective or openai"
+    )
 
 
 _TOXICITY_SPEC = os.environ.get("SRLLM_TOXICITY", "builtin")
@@ -96,24 +82,20 @@ _TOXICITY_SPEC = os.environ.get("SRLLM_TOXICITY", "builtin")
 def set_toxicity_backend(spec: str) -> None:
     """Choose the toxicity backend for this process (see :func:`toxicity.make_toxicity`)."""
     global _TOXICITY_SPEC
-    from srllm.scoring.toxicity import make_toxicity
-
     backend = make_toxicity(spec)  # fails here, with a clear error, if misconfigured
-    with _LOCK:
-        _CACHE[f"backend:{spec}"] = backend
+    with LOCK:
+        CACHE[f"backend:{spec}"] = backend
         _TOXICITY_SPEC = spec
 
 
 def toxicity_backend() -> ToxicityBackend:
     """The configured toxicity backend (``builtin`` unless changed)."""
     spec = _TOXICITY_SPEC
-    with _LOCK:
+    with LOCK:
         key = f"backend:{spec}"
-        if key not in _CACHE:
-            from srllm.scoring.toxicity import make_toxicity
-
-            _CACHE[key] = make_toxicity(spec)
-        return _CACHE[key]  # type: ignore[return-value]
+        if key not in CACHE:
+            CACHE[key] = make_toxicity(spec)
+        return CACHE[key]  # type: ignore[return-value]
 
 
 class Batch:
@@ -144,9 +126,21 @@ class Batch:
         return toxicity_backend()
 
     @cached_property
+    def builtin_toxicity(self) -> np.ndarray:
+        """The built-in toxicity of each response (a feature of the classifier)."""
+        return builtin_toxicity().score(self.responses)
+
+    @cached_property
+    def prompt_toxicity(self) -> np.ndarray:
+        """The built-in toxicity of each prompt (a feature of the classifier)."""
+        return builtin_toxicity().score(self.prompts)
+
+    @cached_property
     def toxicity(self) -> np.ndarray:
-        """Toxicity score of each response, in [0, 1]."""
+        """Toxicity score of each response from the configured backend, in [0, 1]."""
         backend = self.toxicity_backend
+        if isinstance(backend, BuiltinToxicity):
+            return self.builtin_toxicity
         vecs = self.vectors if backend.uses_embeddings else None
         return np.clip(np.asarray(backend.score(self.responses, vecs), dtype=float), 0.0, 1.0)
 
@@ -165,7 +159,12 @@ class Batch:
         """Six-category classification of the responses."""
         clf, _ = response_classifier()
         return clf.classify(
-            self.prompts, self.responses, self.vectors, self.prompt_vectors, self.toxicity
+            self.prompts,
+            self.responses,
+            self.vectors,
+            self.prompt_vectors,
+            self.builtin_toxicity,
+            self.prompt_toxicity,
         )
 
     @cached_property
@@ -189,7 +188,7 @@ _REGISTRY: dict[str, Scorer] = {}
 
 def register_scorer(scorer: Scorer, *, replace: bool = False) -> None:
     """Add a scorer under its name (``replace=True`` to swap an existing one)."""
-    with _LOCK:
+    with LOCK:
         if scorer.name in _REGISTRY and not replace:
             raise ConfigError(f"a scorer named {scorer.name!r} is already registered")
         _REGISTRY[scorer.name] = scorer
@@ -214,7 +213,7 @@ def _tox_version() -> str:
 
 
 def _category_version() -> str:
-    return f"{response_classifier()[1]}.tox-{_tox_version()}"
+    return f"{response_classifier()[1]}.tox-{builtin_toxicity().version}"
 
 
 def _run_category(b: Batch) -> list[list[ScoreRow]]:
@@ -228,10 +227,7 @@ def _run_category(b: Batch) -> list[list[ScoreRow]]:
 
 def _run_toxicity(b: Batch) -> list[list[ScoreRow]]:
     v = _tox_version()
-    return [
-        [ScoreRow("toxicity", v, float(t), "toxic" if t >= TOXIC_THRESHOLD else "non_toxic")]
-        for t in b.toxicity
-    ]
+    return [[ScoreRow("toxicity", v, float(t), toxic_label(t))] for t in b.toxicity]
 
 
 def _run_sentiment(b: Batch) -> list[list[ScoreRow]]:

@@ -1,9 +1,9 @@
-"""Toxicity scorers: a score in [0, 1] per text; 0.5 and above counts as toxic.
+"""Toxicity scorers: a score in [0, 1] per text; ``taxonomy.is_toxic`` says which are toxic.
 
 Backends, chosen by a spec string (``make_toxicity``):
 
-- ``builtin`` (default): logistic regression on the shared word-piece vector, trained on the
-  ToxiGen statements (``data/scoring/toxicity.safetensors``). Offline, CPU, thousands per second.
+- ``builtin`` (default): hashed n-gram logistic regression on de-obfuscated, identity-masked
+  text (``data/scoring/toxicity.safetensors``). Offline, CPU, thousands per second.
 - ``hf:/path/to/dir``: any local Hugging Face sequence-classification model directory
   (safetensors only, never remote code); the toxic class is picked from ``id2label``.
 - ``detoxify:/path/to/checkpoint.ckpt``: a local Detoxify checkpoint (needs ``detoxify``).
@@ -28,11 +28,8 @@ import numpy as np
 
 from srllm.errors import ConfigError
 from srllm.scoring.embed import clip
-from srllm.scoring.features import normalise
-from srllm.scoring.lexicons import explicit_hate_score
-from srllm.scoring.linear import LinearModel
+from srllm.scoring.hashed import HashedLinear
 
-TOXIC_THRESHOLD = 0.5
 _TOXIC_WORDS = ("toxic", "hate", "offensive", "abusive", "insult", "obscene", "harmful")
 MAX_CHARS = 4000
 
@@ -50,36 +47,28 @@ class ToxicityBackend(Protocol):
 
 
 class BuiltinToxicity:
-    """Logistic regression on the shared word-piece vector (trained on ToxiGen), plus a rule.
+    """Hashed n-gram logistic regression on de-obfuscated, identity-masked text.
 
-    The score is raised by a rule for explicit insults of a named group
-    (:func:`lexicons.explicit_hate_score`).
-
-    ToxiGen's hateful statements are implicit (few slurs or insults), so the learned part alone
-    under-scores blunt insults of groups it never saw; the score is the larger of the two.
+    Trained on ToxiGen, Implicit Hate, Social Bias Frames (dev), ConvAbuse, DiaSafety and
+    Davidson (see ``data/scoring/TRAINING.md``). Identity terms are masked before the model
+    reads a text, so the same sentence scores the same whichever group it names. No lexicon
+    rule overrides the learned score.
     """
 
     name = "builtin"
-    uses_embeddings = True
+    uses_embeddings = False
 
-    def __init__(self, model: LinearModel, version: str) -> None:
+    def __init__(self, model: HashedLinear, version: str) -> None:
         self.model = model
         self.version = version
 
     def score(self, texts: Sequence[str | None], vectors: np.ndarray | None = None) -> np.ndarray:
-        """Probability of the ``hate`` class; empty texts score 0."""
-        if vectors is None:
-            from srllm.scoring.embed import get_encoder
+        """Probability of the toxic class; empty texts score 0."""
+        from srllm.scoring.recipe import score_toxicity
 
-            vectors = get_encoder().encode(list(texts)).vectors
         if not len(texts):
             return np.zeros(0)
-        p = self.model.predict_proba(vectors)[:, 1]
-        rule = np.array([explicit_hate_score(normalise(t)) for t in texts])
-        p = np.maximum(p, rule)
-        empty = np.array([not (isinstance(t, str) and t.strip()) for t in texts])
-        p[empty] = 0.0
-        return p
+        return score_toxicity(self.model, list(texts))
 
 
 class HFToxicity:
@@ -229,32 +218,3 @@ class OpenAIModeration:
                 scores = r.get("category_scores", {})
                 out[s + j] = max((float(scores.get(c, 0.0)) for c in self.categories), default=0.0)
         return out
-
-
-def make_toxicity(spec: str) -> ToxicityBackend:
-    """Build a backend from a spec.
-
-    Specs: ``builtin``, ``hf:PATH``, ``detoxify:PATH``, ``perspective``, ``openai``.
-    """
-    kind, _, arg = spec.partition(":")
-    kind = kind.strip().lower()
-    if kind == "builtin":
-        from srllm.scoring.registry import builtin_toxicity
-
-        return builtin_toxicity()
-    if kind == "hf":
-        if not arg:
-            raise ConfigError("hf toxicity needs a directory: hf:/path/to/model")
-        return HFToxicity(arg)
-    if kind == "detoxify":
-        if not arg:
-            raise ConfigError("detoxify toxicity needs a checkpoint: detoxify:/path/to/file.ckpt")
-        return DetoxifyToxicity(arg)
-    if kind == "perspective":
-        return PerspectiveToxicity()
-    if kind == "openai":
-        return OpenAIModeration()
-    raise ConfigError(
-        f"unknown toxicity backend {spec!r}: use builtin, hf:PATH, detoxify:PATH, "
-        "perspective or openai"
-    )

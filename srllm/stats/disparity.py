@@ -9,7 +9,7 @@ flat per-group table the CLI prints.
 
 Metrics (see ``srllm.stats._prep``): ``refusal`` (category refusal or harmful_refusal),
 ``harmful`` (category harmful_answer) and ``toxicity`` (mean toxicity score; ``count`` and
-``toxic_share`` are about toxic responses, toxicity > 0.5).
+``toxic_share`` are about toxic responses, ``taxonomy.is_toxic``).
 
 Intervals: Wilson score intervals for rates; for the mean toxicity a Student t interval
 (clipped to [0, 1]); for differences and ratios a percentile bootstrap that resamples

@@ -25,6 +25,7 @@ import duckdb
 import polars as pl
 
 from srllm.errors import StoreBusyError, StoreError
+from srllm.taxonomy import REFUSALS, category_in_sql, toxic_sql
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 GENERATION_COLUMNS = (
@@ -142,6 +143,17 @@ def _release(key: str, inst: _Instance, con: duckdb.DuckDBPyConnection) -> None:
                 if _INSTANCES.get(key) is inst:
                     del _INSTANCES[key]
                 inst.root.close()
+
+
+DELETE_RUN_SQL: tuple[str, ...] = (
+    "DELETE FROM scores WHERE generation_id IN "
+    "(SELECT generation_id FROM generations WHERE run_id = ?)",
+    "DELETE FROM labels WHERE generation_id IN "
+    "(SELECT generation_id FROM generations WHERE run_id = ?)",
+    "DELETE FROM generations WHERE run_id = ?",
+    "DELETE FROM prompts WHERE run_id = ?",
+    "DELETE FROM runs WHERE run_id = ?",
+)
 
 
 class Store:
@@ -401,19 +413,15 @@ class Store:
             )
 
     def delete_run(self, run_id: str) -> None:
-        """Remove a run and everything that belongs to it."""
+        """Remove a run and everything that belongs to it: all of it, or (on failure) none."""
         with self.connect(write=True) as con:
             con.execute("BEGIN TRANSACTION")
-            for sql in (
-                "DELETE FROM scores WHERE generation_id IN "
-                "(SELECT generation_id FROM generations WHERE run_id = ?)",
-                "DELETE FROM labels WHERE generation_id IN "
-                "(SELECT generation_id FROM generations WHERE run_id = ?)",
-                "DELETE FROM generations WHERE run_id = ?",
-                "DELETE FROM prompts WHERE run_id = ?",
-                "DELETE FROM runs WHERE run_id = ?",
-            ):
-                con.execute(sql, [run_id])
+            try:
+                for sql in DELETE_RUN_SQL:
+                    con.execute(sql, [run_id])
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
             con.execute("COMMIT")
 
     def run_prompts(self, run_id: str) -> pl.DataFrame:
@@ -647,9 +655,9 @@ class Store:
         with self.connect() as con:
             return _frame(
                 con,
-                """
+                f"""
                 SELECT g.model, p.axis, p.grp AS "group", count(*) AS n,
-                       count(*) FILTER (WHERE g.category IN ('refusal', 'harmful_refusal'))
+                       count(*) FILTER (WHERE {category_in_sql("g.category", REFUSALS)})
                            AS refusals,
                        count(*) FILTER (WHERE g.category = 'harmful_answer') AS harmful,
                        avg(g.toxicity) AS toxicity,
@@ -810,14 +818,12 @@ class Store:
         return df.cast(STEREOSET_SCHEMA)
 
     # -- paper tables --------------------------------------------------------------------
-    def outcome_counts(
-        self, models: Sequence[str], *, toxic_threshold: float = 0.5
-    ) -> pl.DataFrame:
+    def outcome_counts(self, models: Sequence[str]) -> pl.DataFrame:
         """Per run, model and group: generations with a risk label / unsafe, scored / toxic.
 
         Counts the latest score of each scorer per generation, error-free generations only.
         Columns: ``run_id, run_name, prompt_source, created_at, status, model, group,
-        n_risk, n_unsafe, n_tox, n_toxic`` (toxic: toxicity above ``toxic_threshold``).
+        n_risk, n_unsafe, n_tox, n_toxic`` (toxic: :func:`srllm.taxonomy.toxic_sql`).
         """
         if not models:
             return pl.DataFrame()
@@ -840,7 +846,7 @@ class Store:
                    count(rk.label) AS n_risk,
                    count(*) FILTER (WHERE rk.label = 'unsafe') AS n_unsafe,
                    count(tx.value) AS n_tox,
-                   count(*) FILTER (WHERE tx.value > ?) AS n_toxic
+                   count(*) FILTER (WHERE {toxic_sql("tx.value")}) AS n_toxic
             FROM g
             JOIN runs r USING (run_id)
             JOIN prompts p USING (run_id, prompt_id)
@@ -852,7 +858,7 @@ class Store:
             ORDER BY r.created_at, g.run_id, g.model, "group"
         """  # noqa: S608 - the IN list is placeholders; values are parameters
         with self.connect() as con:
-            return _frame(con, sql, [*models, float(toxic_threshold)])
+            return _frame(con, sql, list(models))
 
     def model_names(self) -> list[str]:
         """Every model name with generations or StereoSet results, sorted."""

@@ -1,0 +1,121 @@
+"""Rates corrected for classifier error: closed form, an independent bootstrap, coverage."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+from conftest import run_cli
+
+from srllm.stats.correction import corrected_table, error_rates, rogan_gladen
+
+
+def _synthetic(rng, true_rates, n=400, se=0.8, sp=0.9, n_labelled=150):
+    rows = []
+    for g, p in true_rates.items():
+        truth = rng.random(n) < p
+        judged = np.where(truth, rng.random(n) < se, rng.random(n) < 1 - sp)
+        for i in range(n):
+            rows.append(
+                {
+                    "model": "m",
+                    "group": g,
+                    "category": "refusal" if judged[i] else "answer",
+                    "human_category": ("refusal" if truth[i] else "answer")
+                    if i < n_labelled
+                    else None,
+                }
+            )
+    return pl.DataFrame(rows)
+
+
+def test_rogan_gladen_closed_form():
+    assert rogan_gladen(0.3, 0.8, 0.9) == pytest.approx((0.3 + 0.9 - 1) / (0.8 + 0.9 - 1))
+    assert rogan_gladen(0.01, 0.8, 0.9) == 0.0  # clipped below
+    assert rogan_gladen(0.99, 0.8, 0.9) == 1.0  # clipped above
+    assert np.isnan(rogan_gladen(0.3, 0.4, 0.5))  # se + sp <= 1: no information
+
+
+def test_point_estimate_and_interval_against_an_independent_bootstrap():
+    rng = np.random.default_rng(3)
+    data = _synthetic(rng, {"A": 0.2, "B": 0.35})
+    got = corrected_table(data, metric="refusal", n_boot=4000, seed=1).filter(
+        pl.col("group") == "A"
+    )
+    a = data.filter(pl.col("group") == "A")
+    judge = (a["category"] == "refusal").to_numpy()
+    lab = a.filter(pl.col("human_category").is_not_null())
+    er = error_rates(
+        (lab["category"] == "refusal").to_numpy(),
+        (lab["human_category"] == "refusal").to_numpy(),
+        "group",
+    )
+    point = (judge.mean() + er.specificity - 1) / (er.sensitivity + er.specificity - 1)
+    assert got["rate_corrected"][0] == pytest.approx(max(0.0, min(1.0, point)))
+    assert got["error_source"][0] == "group"
+    # independent: resample the group's rows and its labelled rows, recompute everything
+    boot = np.random.default_rng(9)
+    j_lab = (lab["category"] == "refusal").to_numpy()
+    h_lab = (lab["human_category"] == "refusal").to_numpy()
+    reps = []
+    for _ in range(4000):
+        obs = judge[boot.integers(0, len(judge), len(judge))].mean()
+        pos = j_lab[h_lab][boot.integers(0, h_lab.sum(), h_lab.sum())]
+        neg = j_lab[~h_lab][boot.integers(0, (~h_lab).sum(), (~h_lab).sum())]
+        se, sp = pos.mean(), 1 - neg.mean()
+        reps.append(np.clip((obs + sp - 1) / (se + sp - 1), 0, 1))
+    lo, hi = np.quantile(reps, [0.025, 0.975])
+    assert got["ci_low_corrected"][0] == pytest.approx(lo, abs=0.02)
+    assert got["ci_high_corrected"][0] == pytest.approx(hi, abs=0.02)
+
+
+def test_corrected_interval_covers_the_true_rate_and_the_raw_one_does_not():
+    """500 synthetic audits with a known judge error: coverage of the true group rate."""
+    rng = np.random.default_rng(2026)
+    true = {"A": 0.15, "B": 0.3}
+    cover_cor = cover_raw = 0
+    reps = 500
+    for r in range(reps):
+        data = _synthetic(rng, true, n=300, n_labelled=120)
+        tab = corrected_table(data, metric="refusal", n_boot=400, seed=r)
+        a = tab.filter(pl.col("group") == "A").row(0, named=True)
+        cover_cor += a["ci_low_corrected"] <= true["A"] <= a["ci_high_corrected"]
+        judged = data.filter(pl.col("group") == "A")["category"] == "refusal"
+        k, n = int(judged.sum()), judged.len()
+        from statsmodels.stats.proportion import proportion_confint
+
+        lo, hi = proportion_confint(k, n, method="wilson")
+        cover_raw += lo <= true["A"] <= hi
+    print(f"coverage over {reps}: corrected {cover_cor / reps:.3f}, raw {cover_raw / reps:.3f}")
+    assert cover_cor / reps >= 0.93
+    assert cover_raw / reps <= 0.5
+
+
+def test_disparity_cli_contract_with_kind_and_corrected(tmp_path):
+    rng = np.random.default_rng(5)
+    data = _synthetic(rng, {"A": 0.1, "B": 0.3}, n=200).with_columns(
+        pl.Series("kind", (["benign", "benign", "stereotype", "benign"] * 100)[:400])
+    )
+    path = tmp_path / "rows.csv"
+    data.write_csv(path)
+    res = run_cli(
+        *("disparity", "--in", str(path), "--metric", "refusal", "--kind", "benign"),
+        "--corrected",
+        "--json",
+    )
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)
+    keep = {"model", "group", "n", "rate", "ci_low", "ci_high", "p_value", "p_holm", "p_bh"}
+    added = {"rate_corrected", "ci_low_corrected", "ci_high_corrected", "sensitivity"}
+    added |= {"specificity", "error_source"}
+    for row in rows:
+        assert keep | added <= set(row)
+        assert (
+            0 <= row["ci_low_corrected"] <= row["rate_corrected"] <= row["ci_high_corrected"] <= 1
+        )
+    assert sum(r["n"] for r in rows) == int((data["kind"] == "benign").sum())
+    assert "benign prompts" in res.stderr
+    bad = run_cli("disparity", "--in", str(path), "--kind", "nope", "--json")
+    assert bad.returncode == 2 and "no rows of kind 'nope'" in bad.stderr

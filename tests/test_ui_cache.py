@@ -1,0 +1,17 @@
+"""ui/cache.py: a write to the store makes the next read fresh (the stamp is hashed)."""
+
+from __future__ import annotations
+
+from conftest import make_scored_store
+
+
+def test_runs_read_is_fresh_after_a_write(tmp_path):
+    from ui import cache
+
+    db = str(tmp_path / "s.duckdb")
+    make_scored_store(db)
+    first = cache.runs(db, cache.store_stamp(db))
+    assert first.height == 1
+    make_scored_store(db)  # a second run written by "another process"
+    second = cache.runs(db, cache.store_stamp(db))
+    assert second.height == 2  # within the 5 s ttl: only a hashed stamp makes this fresh
