@@ -7,11 +7,11 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import streamlit as st  # noqa: E402
+import streamlit as st
 
-from srllm.models import default_adapter  # noqa: E402
-from srllm.pipeline import LIVE_RUN  # noqa: E402
-from ui import cache, state  # noqa: E402
+from srllm.models import default_adapter
+from srllm.pipeline import LIVE_RUN
+from ui import cache, state
 
 st.set_page_config(page_title="srllm audit", page_icon=":material/shield:", layout="wide")
 
@@ -36,7 +36,7 @@ def sidebar() -> None:
         if state.db_exists():
             try:
                 runs = cache.runs(state.db_path(), cache.store_stamp(state.db_path()))
-            except Exception as exc:  # noqa: BLE001 - shown as one line
+            except Exception as exc:
                 st.warning(f"Store unreadable: {exc}")
                 runs = None
             if runs is not None and runs.height:

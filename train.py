@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import os
 import random
@@ -37,7 +36,7 @@ DEFAULT_DATA = (
 KG_CO2E_PER_KWH = 0.4  # the factor SR_LLM reports with
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainArgs:
     """Everything a training run needs; presets fill sensible values."""
 
@@ -179,7 +178,7 @@ class TrainError(Exception):
 
 # -- arguments ---------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # noqa: D102 - argparse hook: one line, exit 2
+    def error(self, message: str) -> None:
         self.exit(2, f"train.py: error: {message}\n")
 
 
@@ -333,10 +332,6 @@ def tokenize(tokenizer: Any, examples: list[dict[str, str]], args: TrainArgs) ->
     return rows
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 # -- training ----------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     """Train and save the adapter; returns an exit status."""
@@ -390,12 +385,8 @@ def model_spec(args: TrainArgs, source: str, cuda: bool) -> ModelSpec:
     )
 
 
-def train(args: TrainArgs) -> int:
-    """The training run behind ``main``."""
-    from srllm.models import load_model, resolve_model
-
-    # Everything a user can get wrong is checked before the heavy imports and before
-    # anything is written: a mistake costs a second and leaves no output directory.
+def prepare_data(args: TrainArgs) -> tuple[Path, list[Path], list[dict[str, str]]]:
+    """Output directory, data files and examples, checked before any heavy import."""
     if args.prompt_format not in {"chat", "llama2"}:
         raise TrainError("--prompt-format must be chat or llama2")
     out_dir = Path(args.output)
@@ -407,82 +398,53 @@ def train(args: TrainArgs) -> int:
     data_paths = [p if p.is_absolute() or p.exists() else ROOT / p for p in data_paths]
     examples = load_examples(data_paths)
     random.Random(args.seed).shuffle(examples)
-    if args.limit:
-        examples = examples[: args.limit]
-    base = resolve_model(args.model)
-    if base.adapter or base.source.startswith("openai:"):
-        raise TrainError(f"--model {args.model!r} is not a base model to train an adapter on")
+    return out_dir, data_paths, examples[: args.limit] if args.limit else examples
 
-    import torch
-    import transformers
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-    from transformers import (
-        DataCollatorForSeq2Seq,
-        EarlyStoppingCallback,
-        Trainer,
-        TrainerCallback,
-        TrainingArguments,
-    )
 
-    from srllm.pipeline import git_commit, library_versions
+def get_quantization_config(args: TrainArgs) -> Any:
+    """The bitsandbytes config the arguments ask for (None without 4-bit), as TRL's helper."""
+    if not args.load_in_4bit:
+        return None
+    from srllm.models.loading import quantization_config
 
-    cuda = torch.cuda.is_available()
-    if args.load_in_4bit and not cuda:
-        raise TrainError(
-            "4-bit QLoRA (this preset) needs a CUDA GPU and none is available here; "
-            "use --preset cpu-lora or --no-load-in-4bit"
-        )
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    transformers.set_seed(args.seed)
-    spec = model_spec(args, base.source, cuda)
-    lm = load_model(spec)
-    model, tok = lm.model, lm.tokenizer
-    tok.padding_side = "right"
-    if args.load_in_4bit:
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+    return quantization_config(model_spec(args, "embedded:smollm2-135m", cuda=True))
+
+
+def get_peft_config(args: TrainArgs, module_names: set[str]) -> Any:
+    """The LoRA config: the target modules the model has (TRL's ``get_peft_config``)."""
+    from peft import LoraConfig
+
     targets = [m.strip() for m in args.target_modules.split(",") if m.strip()]
-    names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
-    if not set(targets) & names:
+    if not set(targets) & module_names:
         raise TrainError(f"none of the target modules {targets} exist in {args.model}")
-    lora = LoraConfig(
+    return LoraConfig(
         r=args.lora_r,
         lora_alpha=args.lora_alpha,
         lora_dropout=args.lora_dropout,
-        target_modules=[t for t in targets if t in names],
+        target_modules=[t for t in targets if t in module_names],
         bias="none",
         task_type="CAUSAL_LM",
     )
-    model = get_peft_model(model, lora)
-    model.train()
 
-    rows = tokenize(tok, examples, args)
-    n_eval = max(1, int(len(rows) * args.eval_fraction)) if len(rows) >= 10 else 0
-    eval_rows, train_rows = rows[:n_eval], rows[n_eval:]
-    if not train_rows:
-        raise TrainError("no training examples left after the eval split")
-    losses: list[dict[str, float]] = []
 
-    class Record(TrainerCallback):
-        def on_log(self, _args, state, _control, logs=None, **_kw):  # noqa: ANN001
-            if logs:
-                losses.append(
-                    {
-                        "step": state.global_step,
-                        **{k: float(v) for k, v in logs.items() if isinstance(v, int | float)},
-                    }
-                )
+def training_arguments(args: TrainArgs, out_dir: Path, *, use_eval: bool, cuda: bool) -> Any:
+    """``TrainingArguments`` from ours.
 
-    use_eval = bool(eval_rows)
+    ``warmup_ratio`` goes in as a ratio: transformers 5 reads a ``warmup_steps`` below 1 as
+    a share of the training steps (``TrainingArguments.get_warmup_steps``).
+    """
+    import torch
+    from transformers import TrainingArguments
+
     early = use_eval and args.early_stopping_patience > 0
-    targs = TrainingArguments(
+    return TrainingArguments(
         output_dir=str(out_dir / "checkpoints"),
         per_device_train_batch_size=args.per_device_train_batch_size,
         per_device_eval_batch_size=args.per_device_train_batch_size,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         learning_rate=args.learning_rate,
         lr_scheduler_type=args.lr_scheduler_type,
-        warmup_steps=args.warmup_ratio,  # transformers 5: a float below 1 is a ratio
+        warmup_steps=args.warmup_ratio,
         max_grad_norm=args.max_grad_norm,
         weight_decay=args.weight_decay,
         optim=args.optim,
@@ -505,29 +467,61 @@ def train(args: TrainArgs) -> int:
         disable_tqdm=False,
         dataloader_num_workers=0,
     )
-    callbacks: list[Any] = [Record()]
-    if early:
+
+
+def train(args: TrainArgs) -> int:
+    """The training run behind ``main``: data, model, LoRA, Trainer, adapter and its record."""
+    from srllm.models import load_model, resolve_model
+    from srllm.models.openai_backend import is_remote
+
+    out_dir, data_paths, examples = prepare_data(args)  # mistakes fail here, nothing written
+    base = resolve_model(args.model)
+    if base.adapter or is_remote(base.source):
+        raise TrainError(f"--model {args.model!r} is not a base model to train an adapter on")
+    import torch
+    import transformers
+    from peft import get_peft_model, prepare_model_for_kbit_training
+    from transformers import DataCollatorForSeq2Seq, EarlyStoppingCallback, Trainer
+
+    cuda = torch.cuda.is_available()
+    if args.load_in_4bit and not cuda:
+        raise TrainError(
+            "4-bit QLoRA (this preset) needs a CUDA GPU and none is available here; "
+            "use --preset cpu-lora or --no-load-in-4bit"
+        )
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    transformers.set_seed(args.seed)
+    lm = load_model(model_spec(args, base.source, cuda))
+    model, tok = lm.model, lm.tokenizer
+    tok.padding_side = "right"
+    if args.load_in_4bit:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+    names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
+    model = get_peft_model(model, get_peft_config(args, names))
+    model.train()
+    rows = tokenize(tok, examples, args)
+    n_eval = max(1, int(len(rows) * args.eval_fraction)) if len(rows) >= 10 else 0
+    eval_rows, train_rows = rows[:n_eval], rows[n_eval:]
+    if not train_rows:
+        raise TrainError("no training examples left after the eval split")
+    use_eval = bool(eval_rows)
+    losses = _LossLog()
+    callbacks: list[Any] = [losses.callback()]
+    if use_eval and args.early_stopping_patience > 0:
         callbacks.append(
             EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience)
         )
     trainer = Trainer(
         model=model,
-        args=targs,
+        args=training_arguments(args, out_dir, use_eval=use_eval, cuda=cuda),
         train_dataset=_ListDataset(train_rows),
         eval_dataset=_ListDataset(eval_rows) if use_eval else None,
         data_collator=DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100),
         callbacks=callbacks,
     )
     started = time.time()
-    resume_from = None
-    if args.resume:
-        ckpts = sorted(
-            (out_dir / "checkpoints").glob("checkpoint-*"),
-            key=lambda p: int(p.name.rsplit("-", 1)[-1]),
-        )
-        resume_from = str(ckpts[-1]) if ckpts else None
-        if resume_from is None:
-            print(f"no checkpoint under {out_dir / 'checkpoints'}: starting from scratch")
+    resume_from = _last_checkpoint(out_dir) if args.resume else None
     result = trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.time() - started
     final_eval = trainer.evaluate() if use_eval else {}
@@ -537,35 +531,115 @@ def train(args: TrainArgs) -> int:
     import shutil
 
     shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
-    watts, power_source = _device_power(lm.device, args.power_watts)
+    log = losses.rows if not resume_from else _history(trainer)
+    meta = write_train_meta(
+        args,
+        out_dir,
+        base.source,
+        data_paths,
+        len(train_rows),
+        len(eval_rows),
+        lm.device,
+        seconds,
+        result,
+        final_eval,
+        log,
+        resume_from,
+    )
+    print(
+        f"adapter saved to {out_dir} ({result.global_step} steps, {seconds:.0f}s, "
+        f"eval loss {final_eval.get('eval_loss', float('nan')):.3f}, "
+        f"{meta['energy']['kg_co2e'] * 1000:.2f} g CO2e)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+class _LossLog:
+    """Every logged loss of a run (a Trainer callback)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+
+    def callback(self) -> Any:
+        from transformers import TrainerCallback
+
+        rows = self.rows
+
+        class Record(TrainerCallback):
+            def on_log(self, _args, state, _control, logs=None, **_kw):
+                if logs:
+                    rows.append(
+                        {
+                            "step": state.global_step,
+                            **{k: float(v) for k, v in logs.items() if isinstance(v, int | float)},
+                        }
+                    )
+
+        return Record()
+
+
+def _last_checkpoint(out_dir: Path) -> str | None:
+    ckpts = sorted(
+        (out_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[-1])
+    )
+    if not ckpts:
+        print(f"no checkpoint under {out_dir / 'checkpoints'}: starting from scratch")
+    return str(ckpts[-1]) if ckpts else None
+
+
+def _history(trainer: Any) -> list[dict]:
+    keep = ("step", "loss", "eval_loss", "learning_rate")
+    return [
+        {k: v for k, v in e.items() if k in keep}
+        for e in trainer.state.log_history
+        if "loss" in e or "eval_loss" in e
+    ]
+
+
+def write_train_meta(
+    args: TrainArgs,
+    out_dir: Path,
+    source: str,
+    data_paths: list[Path],
+    n_train: int,
+    n_eval: int,
+    device: str,
+    seconds: float,
+    result: Any,
+    final_eval: dict,
+    log: list,
+    resume_from: str | None,
+) -> dict:
+    """``train_meta.json``: config, data hashes, versions, losses, duration and energy."""
+    import torch
+
+    from srllm.config import sha256_file
+    from srllm.pipeline import git_commit, library_versions
+
+    watts, power_source = _device_power(device, args.power_watts)
     kwh = watts * seconds / 3600 / 1000
     meta = {
         "config": dataclasses.asdict(args),
-        "base_model": {"name": args.model, "source": base.source},
+        "base_model": {"name": args.model, "source": source},
         "data": [
             {
                 "path": str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p),
-                "sha256": _sha256(p),
+                "sha256": sha256_file(p),
             }
             for p in data_paths
         ],
-        "n_train": len(train_rows),
-        "n_eval": len(eval_rows),
+        "n_train": n_train,
+        "n_eval": n_eval,
         "versions": library_versions(),
         "git_commit": git_commit(),
-        "device": lm.device if not cuda else torch.cuda.get_device_name(0),
+        "device": device if not torch.cuda.is_available() else torch.cuda.get_device_name(0),
         "duration_s": round(seconds, 2),
         "global_steps": result.global_step,
         "resumed_from": Path(resume_from).name if resume_from else None,
         "train_loss": result.training_loss,
         "eval": final_eval,
-        "log": losses
-        if not resume_from
-        else [
-            {k: v for k, v in e.items() if k in ("step", "loss", "eval_loss", "learning_rate")}
-            for e in trainer.state.log_history
-            if "loss" in e or "eval_loss" in e
-        ],
+        "log": log,
         "energy": {
             "power_w": watts,
             "power_source": power_source,
@@ -576,13 +650,7 @@ def train(args: TrainArgs) -> int:
         },
     }
     (out_dir / "train_meta.json").write_text(json.dumps(meta, indent=1, default=str))
-    print(
-        f"adapter saved to {out_dir} ({result.global_step} steps, {seconds:.0f}s, "
-        f"eval loss {final_eval.get('eval_loss', float('nan')):.3f}, "
-        f"{meta['energy']['kg_co2e'] * 1000:.2f} g CO2e)",
-        file=sys.stderr,
-    )
-    return 0
+    return meta
 
 
 class _ListDataset:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sklearn.metrics import cohen_kappa_score, confusion_matrix  # noqa: E402
+from sklearn.metrics import cohen_kappa_score, confusion_matrix
 
-from srllm.scoring.data import labels_dir, load_labelled_set  # noqa: E402
-from srllm.taxonomy import CATEGORY_ORDER  # noqa: E402
+from srllm.scoring.data import labels_dir, load_labelled_set
+from srllm.taxonomy import CATEGORY_ORDER
 
 
 def agreement() -> dict:

@@ -41,8 +41,8 @@ def main() -> None:
 
     spent = {"load": 0.0, "score": 0.0, "store": 0.0}
 
-    def timed(key: str, fn):  # noqa: ANN001, ANN202
-        def wrapper(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+    def timed(key: str, fn):
+        def wrapper(*a, **kw):
             t0 = time.perf_counter()
             try:
                 return fn(*a, **kw)

@@ -37,7 +37,7 @@ def synth(rows: int, *, groups: int = 10, models: int = 2, seed: int = 0) -> pl.
     )
 
 
-def best(fn, repeat: int = 3) -> float:  # noqa: ANN001
+def best(fn, repeat: int = 3) -> float:
     times = []
     for _ in range(repeat):
         t = time.perf_counter()

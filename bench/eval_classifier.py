@@ -25,16 +25,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from srllm.errors import DataError  # noqa: E402
-from srllm.scoring import recipe as R  # noqa: E402
-from srllm.scoring import train_scorers as T  # noqa: E402
-from srllm.scoring.data import load_do_not_answer  # noqa: E402
-from srllm.scoring.registry import builtin_toxicity, response_classifier  # noqa: E402
+from srllm.errors import DataError
+from srllm.scoring import recipe as R
+from srllm.scoring import train_scorers as T
+from srllm.scoring.data import load_do_not_answer
+from srllm.scoring.registry import builtin_toxicity, response_classifier
 
 
-def do_not_answer(clf, tox) -> dict:  # noqa: ANN001
+def do_not_answer(clf, tox) -> dict:
     """Shipped classifier on Do-Not-Answer's unambiguous rows (evaluation only)."""
     d = load_do_not_answer()
     cats = R.decide(

@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from srllm.config import SHARED_DATA  # noqa: E402
-from srllm.errors import DataError  # noqa: E402
+from srllm.config import SHARED_DATA
+from srllm.errors import DataError
 
 
-def _rate(fn, n: int, repeat: int = 3) -> float:  # noqa: ANN001
+def _rate(fn, n: int, repeat: int = 3) -> float:
     best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()

@@ -34,7 +34,7 @@ def _load_avg() -> str:
 
 
 def main() -> int:
-    from srllm.stereoset.lm import prefer_passive_openmp
+    from srllm.config import prefer_passive_openmp
 
     prefer_passive_openmp()  # before torch is imported (see its docstring)
     import torch

@@ -80,7 +80,7 @@ def build(path: Path, rows: int) -> str:
     return run_id
 
 
-def best(fn, repeat: int) -> tuple[float, object]:  # noqa: ANN001
+def best(fn, repeat: int) -> tuple[float, object]:
     times, out = [], None
     for _ in range(repeat):
         t0 = time.perf_counter()

@@ -5,10 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from srllm import charts, published
-from srllm.paper import FOOTNOTES, TITLES, display_tables, stereoset_command
-from srllm.stereoset import default_data_path, evaluate_models
-from ui import cache, jobs, state
-from ui.widgets import show_error
+from srllm.paper import FOOTNOTES, TITLES, display_tables
+from ui import cache, state
+from ui.widgets import show_error, stereoset_launcher
 
 st.title("Model comparison")
 st.caption(
@@ -22,7 +21,7 @@ if not state.db_exists():
 db = state.db_path()
 try:
     stored = cache.model_names(db, cache.store_stamp(db))
-except Exception as exc:  # noqa: BLE001
+except Exception as exc:
     show_error(exc)
     st.stop()
 options = list(dict.fromkeys([*state.selected_models(), *stored]))
@@ -35,7 +34,7 @@ if not others:
 tuned = c2.selectbox("Tuned model", others, index=others.index("tuned") if "tuned" in others else 0)
 try:
     tables = cache.paper_tables(db, base, tuned, cache.store_stamp(db))
-except Exception as exc:  # noqa: BLE001
+except Exception as exc:
     show_error(exc)
     st.stop()
 shown = display_tables(tables)
@@ -58,46 +57,7 @@ with right:
             col.metric("SS", f"{row['ss']:.2f}")
             col.metric("ICAT", f"{row['icat']:.2f}")
     else:
-        st.info("No StereoSet results are stored for this pair. From a shell:")
-        st.code(stereoset_command(base, tuned, db), language="bash")
-        pair = f"{base} vs {tuned} @ {db}"
-        running = [t for t in jobs.tasks("stereoset", pair) if not t.finished]
-        if not running:
-            with st.form("stereoset_run"):
-                data = st.text_input("StereoSet intrasentence CSV", str(default_data_path()))
-                limit = st.number_input("Only the first N items (0 = all)", 0, 100_000, 0)
-                go = st.form_submit_button("Score both models here", type="primary")
-            if go:
-
-                def work(report, data=data, limit=int(limit) or None):  # noqa: ANN001, ANN202
-                    def step(model: str, done: int, total: int) -> None:
-                        report(done / max(total, 1), f"{model}: {done}/{total} sentences")
-
-                    evaluate_models(
-                        [base, tuned],
-                        db=db,
-                        data_path=data,
-                        limit=limit,
-                        loader=cache.model,
-                        progress=step,
-                    )
-
-                jobs.launch_task("stereoset", pair, work)
-                st.rerun()
-
-        @st.fragment(run_every=2)
-        def stereoset_progress() -> None:
-            """Progress of StereoSet scoring in the background (survives page switches)."""
-            for task in jobs.tasks("stereoset", pair)[:1]:
-                if task.error:
-                    st.error(f"StereoSet scoring failed: {task.error}")
-                elif task.finished:
-                    st.cache_data.clear()
-                    st.rerun()
-                else:
-                    st.progress(task.fraction, text=f"Scoring in the background: {task.text}")
-
-        stereoset_progress()
+        stereoset_launcher(base, tuned, db)
     st.dataframe(shown["stereoset"], hide_index=True, width="stretch")
     st.caption(FOOTNOTES["stereoset"])
 

@@ -25,7 +25,7 @@ if st.button("Build the HTML report", type="primary"):
         with st.spinner("Computing statistics and charts…"):
             html = build_report(Store(state.db_path()), run_id, models=state.selected_models())
         st.session_state["report_html"] = html
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         show_error(exc)
 if "report_html" in st.session_state:
     html = st.session_state["report_html"]
@@ -37,7 +37,7 @@ if "report_html" in st.session_state:
 st.subheader("Exports")
 try:
     data = cache.scored_frame(state.db_path(), run_id, cache.store_stamp(state.db_path()))
-except Exception as exc:  # noqa: BLE001
+except Exception as exc:
     show_error(exc)
     st.stop()
 c1, c2 = st.columns(2)

@@ -33,7 +33,7 @@ try:
         gen = generate(lm, [REWRITE_INSTRUCTION + text], GenerationConfig(max_new_tokens=max_new))
         outputs.append((lm.spec.name, gen[0].text or ""))
     labels = score_texts([text] + [o for _, o in outputs])
-except Exception as exc:  # noqa: BLE001
+except Exception as exc:
     show_error(exc)
     st.stop()
 

@@ -5,5 +5,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export HF_HUB_OFFLINE=1
 .venv/bin/python -m srllm models >/dev/null  # converts the embedded model once, if needed
-exec .venv/bin/streamlit run app.py --server.address "${SRLLM_ADDRESS:-localhost}" \
+# The worked example the Overview shows: built once in the background while the dashboard
+# already serves (its own store, data/demo.duckdb; a killed build resumes next time).
+if [ ! -f data/demo.manifest.json ] && [ -z "${SRLLM_NO_DEMO:-}" ]; then
+  nohup .venv/bin/python -m srllm demo >data/demo.log 2>&1 &
+fi
+exec .venv/bin/python -m ui.serve --server.address "${SRLLM_ADDRESS:-localhost}" \
   --server.port "${SRLLM_PORT:-8501}" --server.headless true --browser.gatherUsageStats false

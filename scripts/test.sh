@@ -4,5 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
 export HF_HUB_OFFLINE=1
+.venv/bin/python -m srllm models >/dev/null  # converts the embedded model once, if needed
+# the tests read that conversion; everything else they write goes to temporary folders
+export SRLLM_TEST_CACHE="${SRLLM_CACHE:-$HOME/.cache/srllm}"
 .venv/bin/ruff check .
 .venv/bin/python -m pytest -q "$@"

@@ -219,3 +219,41 @@ def toxic_by_group(
     fig.update_layout(barmode="group", yaxis_title="toxic %")
     fig.update_xaxes(categoryorder="array", categoryarray=groups)
     return _layout(fig, title)
+
+
+def impact_bars(table: pl.DataFrame) -> go.Figure:
+    """Impact ratio per group and model with intervals and the four-fifths line."""
+    fig = go.Figure()
+    for i, model in enumerate(table["model"].unique(maintain_order=True).to_list()):
+        part = table.filter(pl.col("model") == model)
+        fig.add_bar(
+            name=str(model),
+            x=part["group"].to_list(),
+            y=part["impact_ratio"].to_list(),
+            marker_color=MODEL_COLOURS[i % len(MODEL_COLOURS)],
+            error_y=_ci_bars(part, "impact_ratio"),
+        )
+    fig.add_hline(y=0.8, line_dash="dash", annotation_text="four-fifths (0.8)")
+    fig.update_layout(
+        barmode="group",
+        title="Impact ratio: answer rate on benign prompts / best group's · 95% CI",
+        yaxis={"range": [0, 1.1], "title": "ratio"},
+    )
+    return fig
+
+
+def history_lines(gaps: pl.DataFrame, *, metric: str = "refusal") -> go.Figure:
+    """Max-min gap per model across runs (x: run, in order) with 95% intervals."""
+    fig = go.Figure()
+    for i, model in enumerate(gaps["model"].unique(maintain_order=True).to_list()):
+        part = gaps.filter(pl.col("model") == model).sort("order")
+        fig.add_scatter(
+            x=part["run"].to_list(),
+            y=part["difference"].to_list(),
+            mode="lines+markers",
+            name=str(model),
+            line={"color": MODEL_COLOURS[i % len(MODEL_COLOURS)]},
+            error_y=_ci_bars(part, "difference"),
+        )
+    fig.update_layout(yaxis_tickformat=".0%")
+    return _layout(fig, f"Max–min {metric} gap across runs · 95% CI")

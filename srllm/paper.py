@@ -261,11 +261,13 @@ def paper_tables(
     runs: Sequence[str] | None = None,
     stereoset_label: str | None = None,
     level: float = 0.95,
+    kind: str | None = None,
 ) -> PaperTables:
     """Tables 4-7 for ``base`` vs ``tuned`` from the store at ``db`` (read, never written).
 
     ``runs`` (ids or names) fixes the audit runs; ``stereoset_label`` the StereoSet run
-    label (default: each model's newest evaluation).
+    label (default: each model's newest evaluation). ``kind`` limits Tables 4-5 to one
+    prompt kind (``benign``, ``stereotype``, a stored kind; default every kind, as the paper).
     """
     from srllm.errors import StoreError
     from srllm.store import Store
@@ -274,7 +276,9 @@ def paper_tables(
     if not path.exists():
         raise StoreError(f"no store at {path} (run an audit first)")
     store = Store(path)
-    counts = store.outcome_counts([base, tuned])
+    from srllm.taxonomy import kind_values
+
+    counts = store.outcome_counts([base, tuned], kind_values(kind) if kind else None)
     ss = store.stereoset_results(
         run_label=stereoset_label, models=[base, tuned], latest=stereoset_label is None
     )

@@ -62,18 +62,26 @@ def library_versions() -> dict[str, str]:
 
 
 def git_commit() -> str | None:
-    """The project's git commit, when it is a checkout."""
-    try:
-        res = subprocess.run(
-            ["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+    """The project's git commit, with ``-dirty`` when tracked files differ from it."""
+
+    def git(*args: str) -> str | None:
+        try:
+            res = subprocess.run(
+                ["git", "-C", str(PROJECT_ROOT), *args],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return res.stdout.strip() if res.returncode == 0 else None
+
+    sha = git("rev-parse", "HEAD")
+    if not sha:
         return None
-    return res.stdout.strip() or None
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return f"{sha}-dirty" if dirty else sha
 
 
 def _scorer() -> Callable[[list[str], list[str | None]], list[list[Any]]] | None:
@@ -129,6 +137,10 @@ def run_audit(
     started = time.perf_counter()
     specs = resolve_models(cfg.models)
     prompts = load_prompt_set(cfg.prompts, limit=cfg.limit)
+    if cfg.judge and cfg.score:
+        from srllm.scoring import use_judge
+
+        use_judge(cfg.judge)  # an unreachable judge fails here, before anything is written
     if prompts.height == 0:
         raise ConfigError("the prompt set is empty")
     phash = prompt_set_hash(prompts)
@@ -223,7 +235,7 @@ def run_audit(
                         every=min(FLUSH_ROWS, cfg.generation.batch_size),
                     )
 
-                    def on_batch(idx: list[int], gens: list[Generation], sink=sink) -> None:  # noqa: ANN001
+                    def on_batch(idx: list[int], gens: list[Generation], sink=sink) -> None:
                         sink.add(idx, gens)
                         if should_stop and should_stop():
                             raise KeyboardInterrupt

@@ -89,9 +89,18 @@ def build_report(store: Store, run_id: str, *, models: list[str] | None = None) 
     if scored.height == 0:
         parts.append("<p><b>This run has no scored responses.</b></p>")
     else:
+        from srllm.stats.kinds import select_kind
+
+        parts.append(
+            "<p>Each harm is measured on the prompts where it is a harm: refusals on benign "
+            "requests (the quality-of-service harm), harmful answers and toxicity on "
+            "stereotype-inviting requests (the representational harm).</p>"
+        )
         for metric in ("refusal", "harmful", "toxicity"):
-            frame = disparity(scored, metric=metric, n_boot=1000)
+            rows, choice = select_kind(scored, metric)
+            frame = disparity(rows, metric=metric, n_boot=1000)
             parts.append(f"<h2>{_esc(charts.METRIC_TITLES[metric])}</h2>")
+            parts.append(f"<p><i>Analysed: {_esc(choice.note)}.</i></p>")
             gaps = frame.difference()
             parts.append(table_html(frame.overall))
             parts.append("<h3>Max-min gap between groups</h3>" + table_html(gaps))

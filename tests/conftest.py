@@ -1,14 +1,37 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
+
+# Tests never touch a user's state: the store, the model cache, the adapters folder and the
+# worked example point at this session's own temporary folders. Set before any srllm module
+# is imported (their defaults are read at import), and inherited by every CLI subprocess.
+_SESSION = Path(tempfile.mkdtemp(prefix="srllm-tests-"))
+os.environ["SRLLM_DB"] = str(_SESSION / "user-store.duckdb")
+os.environ["SRLLM_DEMO_DB"] = str(_SESSION / "demo.duckdb")
+os.environ["SRLLM_CACHE"] = os.environ.get("SRLLM_TEST_CACHE") or str(_SESSION / "cache")
+shutil.copytree(ROOT / "data" / "adapters", _SESSION / "adapters")
+os.environ["SRLLM_ADAPTERS"] = str(_SESSION / "adapters")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_user_state():
+    """Every test runs against the session's temporary folders (see above)."""
+    for var in ("SRLLM_DB", "SRLLM_DEMO_DB", "SRLLM_ADAPTERS"):
+        assert os.environ[var].startswith(str(_SESSION)), var
+    yield
+    shutil.rmtree(_SESSION, ignore_errors=True)
+
+
 SHARED = ROOT.parent / "shared" / "data"
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -151,7 +174,7 @@ def start_streamlit(db: Path, log: Path | None = None) -> tuple[subprocess.Popen
     proc = subprocess.Popen(
         [
             sys.executable,
-            *("-m", "streamlit", "run", "app.py", "--server.headless", "true"),
+            *("-m", "ui.serve", "--server.headless", "true"),
             *("--server.port", str(port), "--server.address", "127.0.0.1"),
             *("--browser.gatherUsageStats", "false"),
         ],

@@ -377,7 +377,7 @@ def _db_state(db: Path) -> object:
         return db.read_bytes()
     try:
         return {
-            t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()  # noqa: S608
+            t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
             for t in ("runs", "prompts", "generations", "scores", "schema_version")
         }
     finally:

@@ -29,9 +29,9 @@ def _prompts(n: int = 3) -> pl.DataFrame:
     )
 
 
-def _run(store: Store) -> str:
+def _run(store: Store, name: str = "r") -> str:
     return store.create_run(
-        run_name="r",
+        run_name=name,
         prompts=_prompts(),
         prompt_source="x",
         prompt_set_hash="h",
@@ -110,8 +110,8 @@ def test_duplicate_run_name_and_newer_schema_are_clear_errors(tmp_path):
         Store(path)
 
 
-def _run_with_scores_and_labels(store: Store) -> str:
-    run = _run(store)
+def _run_with_scores_and_labels(store: Store, name: str = "r") -> str:
+    run = _run(store, name)
     store.add_generations([_gen(run, "p0"), _gen(run, "p1")])
     gids = store.generations(run)["generation_id"].to_list()
     store.add_scores([_score(g, "category", "1", 0.1, "answer") for g in gids])
@@ -121,9 +121,9 @@ def _run_with_scores_and_labels(store: Store) -> str:
 
 def test_delete_run_removes_everything(tmp_path):
     store = Store(tmp_path / "s.duckdb")
-    keep = _run_with_scores_and_labels(store)  # another run's rows must survive
+    keep = _run_with_scores_and_labels(store, "keep")  # another run's rows must survive
     keep_counts = store.summary()
-    run = _run_with_scores_and_labels(store)
+    run = _run_with_scores_and_labels(store, "drop")
     assert store.summary()["scores"] == 2 * keep_counts["scores"]
     assert store.summary()["labels"] == 2
     store.delete_run(run)
@@ -132,7 +132,7 @@ def test_delete_run_removes_everything(tmp_path):
 
 
 def test_delete_run_rolls_back_when_a_step_fails(tmp_path, monkeypatch):
-    import srllm.store as store_mod
+    import srllm.store.runs as store_mod
 
     store = Store(tmp_path / "s.duckdb")
     run = _run_with_scores_and_labels(store)
@@ -219,3 +219,31 @@ def test_migration_backfills_latest_scores_of_an_old_file(tmp_path):
     row = store.analysis_frame("r1").row(0, named=True)
     assert (row["category"], row["refusal_prob"], row["toxicity"]) == ("refusal", 0.9, 0.3)
     assert row["group"] == "Hindu"
+
+
+def test_run_records_the_commit_and_whether_the_tree_was_dirty(tmp_path):
+    import subprocess
+
+    from srllm.pipeline import git_commit
+
+    got = git_commit()
+    if got is None:
+        pytest.skip("not a git checkout")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+    ).stdout.strip()
+    assert got == head.strip() + ("-dirty" if dirty else "")
+
+
+def test_outcome_counts_per_prompt_kind(tmp_path):
+    from conftest import make_scored_store
+
+    db = tmp_path / "k.duckdb"
+    make_scored_store(db)  # every prompt is of kind qos
+    store = Store(db)
+    all_kinds = store.outcome_counts(["base"])
+    assert (
+        store.outcome_counts(["base"], ("qos", "benign"))["n_tox"].sum() == all_kinds["n_tox"].sum()
+    )
+    assert store.outcome_counts(["base"], ("stereotype",)).height == 0

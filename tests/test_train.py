@@ -192,3 +192,19 @@ def test_4bit_config_follows_the_training_arguments():
     )
     q = quantization_config(train.model_spec(args, "embedded:smollm2-135m", cuda=True))
     assert q.bnb_4bit_use_double_quant is False and q.bnb_4bit_compute_dtype == torch.float16
+
+
+def test_warmup_ratio_is_a_share_of_the_steps_and_args_are_frozen():
+    import dataclasses
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train", ROOT / "train.py")
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    args = train.parse_args(["--output", "/tmp/x", "--preset", "cpu-lora"])
+    targs = train.training_arguments(
+        args, __import__("pathlib").Path("/tmp/x"), use_eval=True, cuda=False
+    )
+    assert targs.get_warmup_steps(1000) == round(1000 * args.warmup_ratio)  # 30, not 0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        args.lora_r = 1

@@ -104,8 +104,13 @@ def model_names(db: str, stamp: float) -> list[str]:
 
 
 @st.cache_data(ttl=10, show_spinner="Computing the paper tables…")
-def paper_tables(db: str, base: str, tuned: str, stamp: float):  # noqa: ANN201 - PaperTables
+def paper_tables(db: str, base: str, tuned: str, stamp: float):
     """The SR_LLM paper's tables for a base/tuned pair (``srllm.paper.paper_tables``)."""
     from srllm.paper import paper_tables as compute
 
     return compute(db, base=base, tuned=tuned)
+
+
+def clear_reads() -> None:
+    """Drop every cached read (after the store changed under this session: a delete)."""
+    st.cache_data.clear()

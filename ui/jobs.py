@@ -56,7 +56,7 @@ def launch(cfg: RunConfig, db: str) -> Job:
             job.run_id = res.run_id
         except KeyboardInterrupt:
             job.error = "stopped by the user; re-launch with the same run name to resume"
-        except Exception as exc:  # noqa: BLE001 - shown on the page
+        except Exception as exc:
             job.error = _failure(exc)
         finally:
             job.finished = True
@@ -83,6 +83,11 @@ class Task:
     text: str = "starting…"
     error: str | None = None
     finished: bool = False
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+class TaskStopped(Exception):
+    """Raised inside a task's next progress report once its Stop button was pressed."""
 
 
 Reporter = Callable[[float, str], None]
@@ -97,12 +102,16 @@ def launch_task(kind: str, label: str, work: Callable[[Reporter], None]) -> Task
     cache.job_registry()[f"task-{task.task_id}"] = task
 
     def report(fraction: float, text: str) -> None:
+        if task.stop.is_set():
+            raise TaskStopped
         task.fraction, task.text = max(0.0, min(1.0, fraction)), text
 
     def run() -> None:
         try:
             work(report)
-        except Exception as exc:  # noqa: BLE001 - shown on the page
+        except TaskStopped:
+            task.error = "stopped by the user; start it again to redo it"
+        except Exception as exc:
             task.error = _failure(exc)
         finally:
             task.finished = True

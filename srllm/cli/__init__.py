@@ -17,7 +17,7 @@ from srllm.errors import SrllmError
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # noqa: D102 - argparse hook
+    def error(self, message: str) -> None:
         self.exit(2, f"srllm: error: {message}\n")
 
 

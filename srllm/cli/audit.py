@@ -11,6 +11,11 @@ from pathlib import Path
 from srllm.config import DEFAULT_DB, GenerationConfig, RunConfig
 from srllm.errors import ConfigError, DataError, StoreError
 
+JUDGE_HELP = (
+    "also judge every response with this OpenAI-compatible model (stored as scorer 'judge'; "
+    "a malformed answer is kept as 'malformed' with the raw answer)"
+)
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the generation and export commands."""
@@ -32,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--system-prompt", help="system message for every chat")
     p.add_argument("--no-score", action="store_true", help="store responses without scoring")
+    p.add_argument("--judge", metavar="openai:URL#MODEL", help=JUDGE_HELP)
     p.set_defaults(func=cmd_audit)
 
     e = sub.add_parser("export", help="write generations to CSV or Parquet")
@@ -46,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("score", help="score the stored generations of a run that lack scores")
     s.add_argument("--db", default=str(DEFAULT_DB))
     s.add_argument("--run", required=True, help="run id or name")
+    s.add_argument("--judge", metavar="openai:URL#MODEL", help=JUDGE_HELP)
     s.set_defaults(func=cmd_score)
 
     r = sub.add_parser("runs", help="list the runs in a store")
@@ -75,10 +82,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
             system_prompt=args.system_prompt,
         ),
         score=not args.no_score,
+        judge=args.judge,
     )
     bar = tqdm(total=0, unit="gen", file=sys.stderr, disable=None, dynamic_ncols=True)
 
-    def on_progress(p) -> None:  # noqa: ANN001 - Progress
+    def on_progress(p) -> None:
         bar.total = p.total
         bar.set_description(f"{p.model}: {p.stage}")
         bar.n = p.done
@@ -115,7 +123,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_table(df, out: Path) -> None:  # noqa: ANN001 - polars DataFrame
+def write_table(df, out: Path) -> None:
     """Write CSV or Parquet through a temporary file so nothing is half-written."""
     if out.is_dir():
         raise DataError(f"cannot write {out}: it is a directory")
@@ -157,6 +165,10 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise StoreError(f"no store at {args.db} (run an audit first)")
     store = Store(args.db)
     run = store.require_run(args.run)
+    if args.judge:
+        from srllm.scoring import use_judge
+
+        use_judge(args.judge)
     n = score_run(store, run["run_id"])
     print(f"scored {n} generations of run {run['run_name']}", file=sys.stderr)
     return 0

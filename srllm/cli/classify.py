@@ -37,6 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--response-col", default="response", help="response column (default: %(default)s)"
     )
     p.add_argument("--out", required=True, help="output path, same format as the input")
+    p.add_argument(
+        "--judge",
+        metavar="openai:URL#MODEL",
+        help="also judge each row with this endpoint (adds judge_category, judge_raw)",
+    )
     p.set_defaults(func=cmd_classify)
 
 
@@ -49,7 +54,7 @@ def _format(path: Path) -> str:
     return fmt
 
 
-def read_table(path: Path):  # noqa: ANN201 - polars DataFrame
+def read_table(path: Path):
     """Read a CSV or Parquet file as text columns, with one clear error for any failure."""
     import polars as pl
 
@@ -62,12 +67,12 @@ def read_table(path: Path):  # noqa: ANN201 - polars DataFrame
         if fmt == "csv":
             return pl.read_csv(path, infer_schema_length=0, encoding="utf8")
         return pl.read_parquet(path)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is the user's file
+    except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"cannot read {path} as {fmt}: {first}") from exc
 
 
-def write_atomic(df, path: Path) -> None:  # noqa: ANN001 - polars DataFrame
+def write_atomic(df, path: Path) -> None:
     """Write next to ``path`` under a temporary name, then rename: never half-written."""
     fmt = _format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +89,7 @@ def write_atomic(df, path: Path) -> None:  # noqa: ANN001 - polars DataFrame
         raise
 
 
-def classify_table(df, prompt_col: str, response_col: str):  # noqa: ANN001, ANN201 - polars
+def classify_table(df, prompt_col: str, response_col: str):
     """The input rows with the score columns added (existing columns of those names replaced)."""
     import polars as pl
 
@@ -102,9 +107,10 @@ def classify_table(df, prompt_col: str, response_col: str):  # noqa: ANN001, ANN
     prompts = df[prompt_col].cast(pl.String).fill_null("").to_list()
     responses = df[response_col].cast(pl.String).to_list()
     scores = score_frame(prompts, responses)
-    keep = df.drop([c for c in ADDED if c in df.columns and c not in (prompt_col, response_col)])
+    added = [c for c in (*ADDED, "judge_category", "judge_raw") if c in scores.columns]
+    keep = df.drop([c for c in added if c in df.columns and c not in (prompt_col, response_col)])
     return pl.concat(
-        [keep, scores.select([c for c in ADDED if c not in keep.columns])], how="horizontal"
+        [keep, scores.select([c for c in added if c not in keep.columns])], how="horizontal"
     )
 
 
@@ -116,6 +122,10 @@ def cmd_classify(args: argparse.Namespace) -> int:
     if _format(src) != _format(dst):
         raise DataError(f"--out must have the input's format ({src.suffix}), got {dst.suffix}")
     df = read_table(src)
+    if args.judge:
+        from srllm.scoring import use_judge
+
+        use_judge(args.judge)
     out = classify_table(df, args.prompt_col, args.response_col)
     write_atomic(out, dst)
     counts = out["category"].value_counts().sort("category").rows()

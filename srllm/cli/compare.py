@@ -36,7 +36,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     bar = tqdm(total=0, unit="gen", file=sys.stderr, disable=None)
 
-    def on_progress(p) -> None:  # noqa: ANN001
+    def on_progress(p) -> None:
         bar.total, bar.n = p.total, p.done
         bar.set_description(f"{p.model}: {p.stage}")
         bar.refresh()

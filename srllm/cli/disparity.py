@@ -141,7 +141,7 @@ def cmd_disparity(args: argparse.Namespace) -> int:
     return 0
 
 
-def with_corrected(table: pl.DataFrame, data: pl.DataFrame, args: argparse.Namespace):  # noqa: ANN201
+def with_corrected(table: pl.DataFrame, data: pl.DataFrame, args: argparse.Namespace):
     """The table joined with the corrected rates (``srllm.stats.correction``)."""
     from srllm.stats.correction import corrected_table, shipped_error_rates
 
@@ -231,7 +231,7 @@ def format_table(table: pl.DataFrame, *, metric: str) -> str:
     return "\n".join(out)
 
 
-def summary_lines(frame: Any) -> list[str]:  # noqa: ANN401 - DisparityFrame (lazy import)
+def summary_lines(frame: Any) -> list[str]:
     """One line per model: max-min gap with its interval, top group, overall test p-value."""
     gaps = {r["model"]: r for r in frame.difference().iter_rows(named=True)}
     tests = {r["model"]: r for r in frame.overall_test().iter_rows(named=True)}

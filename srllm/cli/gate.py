@@ -117,17 +117,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return 0
 
 
-def with_human_labels(store, run_id: str, frame):  # noqa: ANN001, ANN201
+def with_human_labels(store, run_id: str, frame):
     """The scored frame with ``human_category``: each generation's newest Review label."""
-    import polars as pl
+    from srllm.review import newest_labels
 
-    labels = store.labels(run_id)
-    if labels.height == 0:
-        return frame.with_columns(pl.lit(None, pl.String).alias("human_category"))
-    newest = (
-        labels.sort("created_at")
-        .group_by("generation_id")
-        .last()
-        .select("generation_id", pl.col("category").alias("human_category"))
-    )
-    return frame.join(newest, on="generation_id", how="left")
+    return frame.join(newest_labels(store.labels(run_id)), on="generation_id", how="left")

@@ -40,6 +40,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--stereoset-label",
         help="StereoSet run label to use (default: each model's newest evaluation)",
     )
+    p.add_argument(
+        "--kind",
+        help="only prompts of this kind in Tables 4-5 (benign, stereotype, any stored kind; "
+        "default: every kind, as the paper reports them)",
+    )
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
     p.set_defaults(func=cmd_paper_tables)
 
@@ -57,6 +62,7 @@ def cmd_paper_tables(args: argparse.Namespace) -> int:
         tuned=args.tuned.strip(),
         runs=runs,
         stereoset_label=args.stereoset_label,
+        kind=args.kind,
     )
     if args.out:
         out = Path(args.out).expanduser()

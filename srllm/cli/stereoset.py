@@ -69,7 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_stereoset(args: argparse.Namespace) -> int:
     """Score the items with each model; print JSON or a table; store when ``--db``."""
-    from srllm.stereoset.lm import prefer_passive_openmp
+    from srllm.config import prefer_passive_openmp
 
     prefer_passive_openmp()  # before torch is imported
     from tqdm import tqdm

@@ -135,6 +135,8 @@ def generate_fast(
     seed_offset: int = 0,
     on_batch: OnBatch | None = None,
     slots: int | None = None,
+    on_tokens: Callable[[list[tuple[int, int]]], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> list[Generation | None]:
     """Generate with the engine; rows it could not finish (an engine failure) stay None.
 
@@ -185,6 +187,8 @@ def generate_fast(
             slots=slots or eng.default_slots(cfg.batch_size),
             sampler=sampler,
             on_done=done,
+            on_tokens=on_tokens,
+            stop=stop,
         )
     except Exception:  # the caller generates what is missing with the transformers path
         log.exception("fast engine failed; the transformers path takes the remaining rows")
@@ -586,8 +590,15 @@ class Engine:
         slots: int,
         sampler: Sampler | None,
         on_done: Callable[[list[tuple[int, list[int], float]]], None],
+        on_tokens: Callable[[list[tuple[int, int]]], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         """Generate for every prompt; ``on_done([(index, tokens, seconds), ...])`` as rows end.
+
+        ``on_tokens([(index, token), ...])`` (optional) is called after every step with the
+        new token of each live row, from the decode loop's thread (for streaming); ``stop``
+        (optional) ends the run after the current step: unfinished rows are reported with
+        the tokens they have.
 
         Tokens end before the first stop token (which is not included) or at
         ``max_new_tokens``. ``seconds`` is the row's share of the steps it took part in.
@@ -609,6 +620,7 @@ class Engine:
             if self.is_cuda:
                 slots, positions = self._k.shape[1], self._k.shape[3]
             job = _Job(prompts, max_new_tokens, stops, pad_id, positions, sampler)
+            job.on_tokens, job.stop = on_tokens, stop
             job.prefix_kv = self._shared_prefix(job)
             n_workers = self.workers(slots)
             bounds = [slots * w // n_workers for w in range(n_workers + 1)]
@@ -683,6 +695,8 @@ class _Job:
         self.report: Callable[[list[tuple[int, list[int], float]]], None] = self.finished.put
         self.errors: list[BaseException] = []
         self.lock = threading.Lock()
+        self.on_tokens: Callable[[list[tuple[int, int]]], None] | None = None
+        self.stop: threading.Event | None = None
 
     def take(self, free: int, width_cap: int) -> list[int]:
         """Up to ``free`` prompts from the front of the queue (shortest first)."""
@@ -740,16 +754,21 @@ class _Loop:
 
         def accept(rows: list[int], toks: list[int]) -> None:
             ended = []
+            new = []
+            halt = job.stop is not None and job.stop.is_set()
             for r, t in zip(rows, toks, strict=True):
                 i = req[r]
                 if t in stops:
                     ended.append(r)
                     continue
                 out[i].append(t)
+                new.append((i, t))
                 last[r] = t
                 pos[r] += 1
-                if len(out[i]) >= max_new:
+                if len(out[i]) >= max_new or halt:
                     ended.append(r)
+            if new and job.on_tokens is not None:
+                job.on_tokens(new)
             if ended:
                 batch = []
                 for r in ended:
@@ -762,6 +781,9 @@ class _Loop:
                 job.report(batch)
 
         while not job.errors:
+            if job.stop is not None and job.stop.is_set():
+                with job.lock:
+                    job.queue.clear()  # prompts not started are dropped
             free = [s for s in range(slots) if req[s] < 0]
             reqs = job.take(len(free), PREFILL_TOKENS) if free else []
             if reqs:  # refill free slots with the next prompts (similar lengths)
@@ -839,3 +861,101 @@ def _common_prefix(prompts: Sequence[Sequence[int]]) -> int:
             m += 1
         n = m
     return max(n, 0)
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """A live update of one prompt of :func:`stream_batch`: its text so far, or its end."""
+
+    index: int
+    text: str
+    done: bool
+    generation: Generation | None = None
+
+
+def stream_batch(
+    lm: LoadedModel,
+    prompts: Sequence[str],
+    cfg: GenerationConfig,
+    *,
+    stop: threading.Event | None = None,
+    every: float = 0.05,
+) -> Iterator[StreamEvent]:
+    """Generate every prompt in one engine batch and yield each one's text as it grows.
+
+    The engine runs in a background thread; events come at most every ``every`` seconds per
+    prompt, then one ``done`` event with the finished :class:`Generation` per prompt (also
+    when ``stop`` is set: rows end with the tokens they have). Models the engine does not
+    support stream one prompt after another through their backend.
+    """
+    stop = stop or threading.Event()
+    if lm.remote or unsupported_reason(lm) is not None:
+        backend = lm.backend or TRANSFORMERS
+        for i, p in enumerate(prompts):
+            text, started = "", time.perf_counter()
+            for piece in backend.stream(lm, p, cfg):
+                text += piece
+                yield StreamEvent(i, text, False)
+                if stop.is_set():
+                    break
+            yield StreamEvent(
+                i, text.strip(), True, Generation(text.strip(), 0, time.perf_counter() - started)
+            )
+        return
+    tok = lm.tokenizer
+    events: queue_mod.Queue = queue_mod.Queue()
+    tokens: dict[int, list[int]] = {i: [] for i in range(len(prompts))}
+
+    def on_tokens(batch: list[tuple[int, int]]) -> None:
+        events.put(("tokens", batch))
+
+    def work() -> None:
+        try:
+            gens = generate_fast(
+                lm,
+                prompts,
+                cfg,
+                on_tokens=on_tokens,
+                stop=stop,
+                on_batch=lambda idx, g: events.put(("done", list(zip(idx, g, strict=True)))),
+            )
+            events.put(("end", gens))
+        except BaseException as exc:  # surfaced as errors on the unfinished rows
+            events.put(("error", exc))
+
+    thread = threading.Thread(target=work, daemon=True, name="srllm-stream")
+    thread.start()
+    last_emit: dict[int, float] = {}
+    finished: set[int] = set()
+    try:
+        while len(finished) < len(prompts):
+            kind, payload = events.get()
+            if kind == "tokens":
+                now = time.perf_counter()
+                changed = set()
+                for i, t in payload:
+                    tokens[i].append(t)
+                    changed.add(i)
+                for i in changed:
+                    if now - last_emit.get(i, 0.0) >= every:
+                        last_emit[i] = now
+                        yield StreamEvent(i, tok.decode(tokens[i], skip_special_tokens=True), False)
+            elif kind == "done":
+                for i, g in payload:
+                    finished.add(i)
+                    yield StreamEvent(i, g.text or "", True, g)
+            elif kind == "end":
+                for i, g in enumerate(payload):
+                    if i not in finished:
+                        finished.add(i)
+                        g = g or Generation(None, 0, 0.0, error="the engine stopped")
+                        yield StreamEvent(i, g.text or "", True, g)
+            else:
+                for i in range(len(prompts)):
+                    if i not in finished:
+                        finished.add(i)
+                        g = Generation(None, 0, 0.0, error=f"{type(payload).__name__}: {payload}")
+                        yield StreamEvent(i, "", True, g)
+    finally:
+        if len(finished) < len(prompts):  # the caller went away (a rerun, a stop button)
+            stop.set()

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from srllm.config import ADAPTERS_DIR, ModelSpec, cache_dir
+from srllm.config import ADAPTERS_DIR, ModelSpec, cache_dir, sha256_file
 from srllm.errors import ModelError
 from srllm.models.engine import choose_backend
 from srllm.models.openai_backend import is_remote, load_remote, remote_spec
@@ -113,22 +113,13 @@ def ensure_embedded_cached() -> Path:
         tok.save_pretrained(tmp)
         (tmp / "srllm_cache.json").write_text(
             json.dumps(
-                {"format": _CACHE_FORMAT, "source": str(gguf), "sha256": _sha256(gguf)}, indent=1
+                {"format": _CACHE_FORMAT, "source": str(gguf), "sha256": sha256_file(gguf)},
+                indent=1,
             )
         )
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
     return target
-
-
-def _sha256(path: Path, limit: int | None = None) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-            if limit is not None and fh.tell() >= limit:
-                break
-    return h.hexdigest()
 
 
 def find_adapters() -> list[Path]:
@@ -202,7 +193,7 @@ def _check_hub_model(repo: str) -> None:
 
     try:
         found = try_to_load_from_cache(repo, "config.json")
-    except Exception:  # noqa: BLE001 - an invalid repo id is "not found" too
+    except Exception:
         found = None
     if not isinstance(found, str):
         raise ModelError(
@@ -469,7 +460,7 @@ def _apply_adapter(model: Any, adapter: Path) -> Any:
 def _adapter_hash(adapter: Path) -> str:
     h = hashlib.sha256()
     for f in sorted(adapter.glob("*.safetensors")) + [adapter / "adapter_config.json"]:
-        h.update(_sha256(f).encode())
+        h.update(sha256_file(f).encode())
     return h.hexdigest()
 
 

@@ -210,7 +210,7 @@ class OpenAIClient:
         """Exponential backoff with jitter: uniform in [d/2, d], d = base * 2**attempt."""
         s = self.settings
         ceiling = min(s.backoff_max_s, s.backoff_s * (2**attempt))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not security
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     def _send(
         self,

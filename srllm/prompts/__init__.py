@@ -200,7 +200,7 @@ def read_templates(path: Path) -> list[dict]:
             continue
         try:
             obj = json.loads(line)
-            obj["template_id"], obj["text"]  # noqa: B018 - presence check
+            obj["template_id"], obj["text"]
         except (json.JSONDecodeError, KeyError, TypeError, IndexError) as exc:
             raise PromptSetError(
                 f"{Path(path).name}:{no}: not a template object "

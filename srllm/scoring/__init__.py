@@ -42,12 +42,26 @@ __all__ = [
     "score_responses",
     "score_texts",
     "set_toxicity_backend",
+    "use_judge",
 ]
 
 
+_EXTRA: list[str] = []
+
+
 def default_scorers() -> list[str]:
-    """The scorers an audit runs: category, toxicity, sentiment, risk."""
-    return list(DEFAULT_SCORERS)
+    """The scorers an audit runs: category, toxicity, sentiment, risk (+ a judge if set)."""
+    return [*DEFAULT_SCORERS, *_EXTRA]
+
+
+def use_judge(source: str) -> str:
+    """Load a judge endpoint, register it and score with it from now on; its version."""
+    from srllm.scoring.judge import register_judge
+
+    version = register_judge(source)
+    if "judge" not in _EXTRA:
+        _EXTRA.append("judge")
+    return version
 
 
 def score_responses(
@@ -93,6 +107,8 @@ _WIDE = {
     ("toxicity_level", "label"): "toxicity_level",
     ("harm", "label"): "harm",
     ("risk", "label"): "unsafe",
+    ("judge", "label"): "judge_category",
+    ("judge_raw", "label"): "judge_raw",
 }
 _SCHEMA = {
     "category": pl.String,
@@ -104,6 +120,8 @@ _SCHEMA = {
     "toxicity_level": pl.String,
     "harm": pl.String,
     "unsafe": pl.Boolean,
+    "judge_category": pl.String,
+    "judge_raw": pl.String,
 }
 
 
@@ -133,7 +151,8 @@ def score_frame(
     toxicity_level, harm, unsafe (bool); columns of scorers not run are null.
     """
     rows = score_responses(prompts, responses, scorers)
-    return _wide(rows, list(_SCHEMA))
+    cols = [c for c in _SCHEMA if not c.startswith("judge") or "judge" in default_scorers()]
+    return _wide(rows, cols)
 
 
 def score_texts(texts: Sequence[str | None]) -> pl.DataFrame:

@@ -48,7 +48,11 @@ class ResponseClassifier:
         toxicity: np.ndarray,
         prompt_toxicity: np.ndarray,
     ) -> Classified:
-        """Six categories and P(refusal or harmful refusal) of each (prompt, response)."""
+        """Six categories and P(refusal or harmful refusal) of each (prompt, response).
+
+        ``vectors`` / ``prompt_vectors``: contextual vectors of the prepared response and
+        prompt (``recipe.context_vectors``); the toxicities are the built-in model's.
+        """
         if not len(responses):
             return Classified([], np.zeros(0), np.zeros((0, len(CLASSES))))
         p_text = [p if isinstance(p, str) else "" for p in prompts]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import polars as pl
 
-from srllm.config import SHARED_DATA
+from srllm.config import SHARED_DATA, sha256_file  # noqa: F401 - part of this module's API
 from srllm.errors import DataError
 
 XSTEST_MODELS: tuple[str, ...] = ("gpt4", "llama2new", "mistralinstruct")
@@ -23,15 +22,6 @@ def shared_file(*parts: str, root: str | Path | None = None) -> Path:
     if not path.exists():
         raise DataError(f"reference data not found at {path}")
     return path
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def xstest_path(model: str, root: str | Path | None = None) -> Path:

@@ -360,16 +360,3 @@ def refusal_features(texts: Sequence[str | None]) -> np.ndarray:
             float(LECTURE_RE.search(t) is not None),
         )
     return out
-
-
-def lectures(response: str | None, prompt: str | None) -> bool:
-    """True when the response talks about prejudice and the prompt did not raise it.
-
-    The prompt raised it when it uses the same words, or asks for mockery, insults or a
-    comparison between groups (:data:`PROVOKE_RE`).
-    """
-    r = normalise(response)
-    if LECTURE_RE.search(r) is None:
-        return False
-    p = normalise(prompt)
-    return LECTURE_RE.search(p) is None and PROVOKE_RE.search(p) is None

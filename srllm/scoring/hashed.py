@@ -47,7 +47,7 @@ class HashSpec:
         """Number of columns of each sparse block."""
         return tuple(
             0 if b == 0 else 1 << b for b in (self.char_bits, self.word_bits, self.prompt_bits)
-        )  # type: ignore[return-value]  # noqa: E501
+        )  # type: ignore[return-value]
 
 
 @dataclass
@@ -82,7 +82,7 @@ class Featurizer:
             else None
         )
 
-    def transform(self, responses: list[str], prompts: list[str] | None, dense: np.ndarray | None):  # noqa: ANN201 - scipy.sparse.csr_matrix
+    def transform(self, responses: list[str], prompts: list[str] | None, dense: np.ndarray | None):
         """Sparse design matrix of prepared texts plus (already standardised) dense features."""
         import scipy.sparse as sp
 

@@ -18,9 +18,17 @@ import numpy as np
 from srllm.errors import ConfigError
 from srllm.scoring.classifier import Classified
 from srllm.scoring.embed import get_encoder
+from srllm.scoring.recipe import (
+    PROMPT_TOKENS,
+    RESPONSE_TOKENS,
+    TOX_TOKENS,
+    context_vectors,
+    score_toxicity,
+)
 from srllm.scoring.risk import RiskLabels, risk_labels
 from srllm.scoring.sentiment import VERSION as SENTIMENT_VERSION
 from srllm.scoring.sentiment import compound_scores, sentiment_label
+from srllm.scoring.text import prepare
 from srllm.scoring.toxicity import (
     BuiltinToxicity,
     DetoxifyToxicity,
@@ -126,9 +134,27 @@ class Batch:
         return toxicity_backend()
 
     @cached_property
+    def prepared(self) -> list[str]:
+        """Responses as the learned scorers read them (de-obfuscated, identities masked)."""
+        return [prepare(r) for r in self.responses]
+
+    @cached_property
+    def context(self) -> np.ndarray:
+        """Contextual vectors of the prepared responses (shared by classifier and toxicity)."""
+        return context_vectors(self.prepared, RESPONSE_TOKENS)
+
+    @cached_property
+    def prompt_context(self) -> np.ndarray:
+        """Contextual vectors of the prepared prompts."""
+        return context_vectors([prepare(p) for p in self.prompts], PROMPT_TOKENS)
+
+    @cached_property
     def builtin_toxicity(self) -> np.ndarray:
         """The built-in toxicity of each response (a feature of the classifier)."""
-        return builtin_toxicity().score(self.responses)
+        tox = builtin_toxicity()
+        if RESPONSE_TOKENS == TOX_TOKENS:
+            return score_toxicity(tox.model, self.responses, self.context)
+        return tox.score(self.responses)
 
     @cached_property
     def prompt_toxicity(self) -> np.ndarray:
@@ -161,8 +187,8 @@ class Batch:
         return clf.classify(
             self.prompts,
             self.responses,
-            self.vectors,
-            self.prompt_vectors,
+            self.context,
+            self.prompt_context,
             self.builtin_toxicity,
             self.prompt_toxicity,
         )

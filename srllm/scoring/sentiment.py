@@ -27,7 +27,7 @@ _LOCK = threading.Lock()
 _ANALYZER = None
 
 
-def _analyzer():  # noqa: ANN202 - vaderSentiment has no type hints
+def _analyzer():
     global _ANALYZER
     with _LOCK:
         if _ANALYZER is None:

@@ -60,7 +60,7 @@ def _identity_terms() -> list[str]:
                 terms.add(form.lower())
                 if form.lower().endswith(" people"):
                     terms.add(form.lower()[: -len(" people")])
-    except Exception:  # noqa: BLE001 - the extra list below still masks the common terms
+    except Exception:
         pass
     path = DATA_DIR / "scoring" / "identity_terms.txt"
     if path.is_file():

@@ -152,7 +152,7 @@ def _post_json(url: str, payload: dict, headers: dict[str, str], timeout: float 
         method="POST",
     )
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - fixed https URL
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.loads(resp.read().decode())
     except urllib.error.HTTPError as exc:
         raise ConfigError(f"{url} answered HTTP {exc.code}: {exc.reason}") from exc

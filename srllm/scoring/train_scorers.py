@@ -35,7 +35,6 @@ TRAIN_FILES = (
     "toxigen/toxigen_statements.csv",
     "implicit_hate/implicit_hate_v1_stg1_posts.tsv",
     "social_bias_frames/SBIC.v2.agg.dev.csv",
-    "convabuse/ConvAbuseEMNLPtrain.csv",
     "diasafety/train.json",
     "davidson/labeled_data.csv",
     "xstest/xstest_v2_completions_gpt4.csv",
@@ -313,19 +312,27 @@ def training_md(rec: dict) -> str:
         "",
         "- `toxicity.safetensors`: binary logistic regression over hashed character 2-5-grams",
         "  and word 1-2-grams of the prepared text (de-obfuscated, every identity term masked as",
-        "  `grp`, `srllm/scoring/text.py`) plus its word-piece vector. Trained on ToxiGen (all),",
-        "  Implicit Hate stage 1 (explicit or implicit hate = 1), Social Bias Frames **dev**",
-        "  (offensiveYN >= 0.5), ConvAbuse **train** (majority abusive), DiaSafety **train** (the",
-        "  three toxic categories), Davidson hate (1) and neither (0) at low weight.",
+        "  `grp`, `srllm/scoring/text.py`) plus its contextual sentence vector (the full",
+        "  all-MiniLM-L6-v2, frozen, mean-pooled, first 128 word pieces). Trained on ToxiGen",
+        "  (all), Implicit Hate stage 1 (explicit or implicit hate = 1), Social Bias Frames",
+        "  **dev** (offensiveYN >= 0.5), DiaSafety **train** (the three toxic categories),",
+        "  Davidson hate (1) and neither (0) at low weight, and this project's contrast",
+        "  sentences (`data/train/toxicity_contrasts.jsonl`: counter-speech, negated hate,",
+        "  reclaimed terms, profanity and abuse that target no group, obfuscated text; written",
+        "  here, never taken from the functional suite). ConvAbuse was tried and left out (its",
+        "  abuse is mostly aimed at the bot or one person).",
         "- `response_classifier.safetensors`: six-class logistic regression (balanced class",
         "  weights) over hashed n-grams of the prepared response and prompt, the refusal",
         "  features of `features.py`, lengths, repetition, prompt-response cosine, the toxicity",
-        "  of response and prompt, and the response's word-piece vector. Trained on this",
-        "  project's labels (`data/labels/`, first pass). The one rule: an empty response is",
-        "  `failure_to_answer`.",
+        "  of response and prompt, and the contextual vectors of response (128 word pieces) and",
+        "  prompt (64). Trained on this project's labels (`data/labels/`, first pass). The one",
+        "  rule: an empty response is `failure_to_answer`.",
         "- Never trained on: SBF test, the fuzzed Wikipedia Talk pair, GPTFuzz evaluate,",
         "  Do-Not-Answer (non-commercial licence), the functional suite `data/eval/`, HateCheck,",
-        "  any other XSTest completion file.",
+        "  any other XSTest completion file. Design choices for toxicity (contrast weight,",
+        "  leaving out ConvAbuse, no MLP head) were made on a 20% slice of SBF dev, three",
+        "  ToxiGen groups held out of training and the functional suite's dev half (even case",
+        "  ids); the figures below use its test half (odd ids) and SBF's test split.",
         "",
         "Third-party files read (by path):",
         "",
@@ -440,15 +447,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=DATA_DIR / "scoring")
     ap.add_argument("--quick", action="store_true", help="skip the ToxiGen group-wise refits")
+    ap.add_argument("--vector-cache", help="keep encoded texts in this .npz between runs")
     args = ap.parse_args(argv)
+    R.cache_vectors(True, args.vector_cache)
     import sklearn
 
     t0 = time.perf_counter()
     corpus = R.toxicity_corpus()
     tox = R.fit_toxicity(corpus, meta={"recipe": "srllm.scoring.recipe.fit_toxicity"})
     print(f"toxicity fitted ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    R.save_vector_cache()
     labelled = R.load_labels()
     clf = R.fit_classifier(labelled, tox, meta={"recipe": "srllm.scoring.recipe.fit_classifier"})
+    R.save_vector_cache()
     train_s = time.perf_counter() - t0
     print(f"classifier fitted ({train_s:.0f} s); evaluating", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -468,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         "xstest_human": evaluate_against_xstest_humans(clf, tox),
         "gptfuzz": evaluate_gptfuzz(clf, tox),
         "toxicity_eval": evaluate_toxicity(tox, corpus, args.quick),
+        "toxicity_contrasts_file": R.CONTRASTS,
         "total_seconds": time.perf_counter() - t0,
     }
     (args.out / "training_record.json").write_text(json.dumps(rec, indent=1, sort_keys=True))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from pathlib import Path
 
-from srllm.config import DATA_DIR
+from srllm.config import DATA_DIR, sha256_file
 from srllm.scoring.classifier import ResponseClassifier
 from srllm.scoring.hashed import HashedLinear
 from srllm.scoring.toxicity import BuiltinToxicity
@@ -26,21 +25,13 @@ LOCK = threading.RLock()
 CACHE: dict[str, object] = {}
 
 
-def _sha8(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:8]
-
-
 def _load(name: str) -> tuple[HashedLinear, str]:
     key = f"hashed:{weights_dir() / name}"
     with LOCK:
         if key not in CACHE:
             path = weights_dir() / name
             model = HashedLinear.load(path)
-            CACHE[key] = (model, _sha8(path))
+            CACHE[key] = (model, sha256_file(path)[:8])
         return CACHE[key]  # type: ignore[return-value]
 
 

@@ -158,7 +158,7 @@ def _gap_change(
     key = ("axis", "group")
     units, keys, n, s_base = template_matrix(pairs, value="base", key=key)
     units2, keys2, _, s_tuned = template_matrix(pairs, value="tuned", key=key)
-    assert units == units2 and keys == keys2  # noqa: S101 - same frame, same order
+    assert units == units2 and keys == keys2
     scopes: list[tuple[str | None, np.ndarray]] = [(None, np.arange(len(keys)))]
     if axis_on:
         axes = sorted({k[0] for k in keys if k[0] is not None})

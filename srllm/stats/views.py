@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -71,4 +72,84 @@ def paired_change(by_group: pl.DataFrame, *, z: float = 1.959964) -> pl.DataFram
         diff.alias("diff"),
         (diff - z * se).alias("ci_low"),
         (diff + z * se).alias("ci_high"),
+    )
+
+
+@dataclass(frozen=True)
+class DisparityView:
+    """Everything the Disparities page shows for one metric, kind and axis."""
+
+    data: pl.DataFrame  # the analysed rows (kind and axis applied)
+    frame: object  # DisparityFrame
+    kind_note: str
+    comparison: object | None  # ModelComparison, base vs tuned
+    verdict: tuple[str, str] | None  # (tone, sentence)
+    comparison_error: Exception | None
+    corrected: pl.DataFrame | None  # per group corrected rates (srllm.stats.correction)
+    impact: pl.DataFrame | None  # impact ratios on benign prompts
+    base: str | None
+    tuned: str | None
+
+
+def disparity_view(
+    data: pl.DataFrame,
+    *,
+    metric: str,
+    kind: str | None = None,
+    axis: str | None = None,
+    labels: pl.DataFrame | None = None,
+    corrected: bool = False,
+    n_boot: int = 1000,
+    escape: Callable[[str], str] = str,
+) -> DisparityView:
+    """The analysis behind the page: each harm on its own prompts, then the optional extras."""
+    from srllm.stats.compare import compare_models, gap_verdict
+    from srllm.stats.disparity import disparity
+    from srllm.stats.kinds import select_kind
+
+    d, choice = select_kind(data, metric, kind)
+    if axis:
+        d = d.filter(pl.col("axis") == axis)
+    frame = disparity(d, metric=metric, n_boot=n_boot)
+    cmp = verdict = err = None
+    base = tuned = None
+    if len(frame.models) >= 2 and metric != "toxicity":
+        base = "base" if "base" in frame.models else frame.models[0]
+        tuned = next(m for m in frame.models if m != base)
+        try:
+            cmp = compare_models(d, base=base, tuned=tuned, metric=metric, n_boot=n_boot)
+            gap = cmp.gap.filter(pl.col("axis").is_null()).row(0, named=True)
+            verdict = gap_verdict(gap, base=base, tuned=tuned, metric=metric, escape=escape)
+        except Exception as exc:
+            err = exc
+    cor = None
+    if corrected and metric != "toxicity":
+        from srllm.review import newest_labels
+        from srllm.stats.correction import corrected_table, shipped_error_rates
+
+        rows = d
+        if labels is not None and "generation_id" in d.columns:
+            rows = d.join(newest_labels(labels), on="generation_id", how="left")
+        cor = corrected_table(
+            rows, metric=metric, n_boot=n_boot, fallback=shipped_error_rates(metric)
+        )
+    impact = None
+    if metric == "refusal" and choice.kind != "stereotype":
+        from srllm.stats.impact import impact_ratio
+
+        impact = impact_ratio(d)
+    return DisparityView(d, frame, choice.note, cmp, verdict, err, cor, impact, base, tuned)
+
+
+def run_category_table(frames: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Category shares per run and model, one column per category (``category_shares``)."""
+    both = pl.concat(
+        [f.with_columns(pl.lit(name).alias("group")) for name, f in frames.items()],
+        how="diagonal_relaxed",
+    )
+    shares = category_shares(both).rename({"group": "run"})
+    return (
+        shares.with_columns(pl.col("share").round(3))
+        .pivot(on="category", index=["run", "model"], values="share")
+        .sort("run", "model")
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import polars as pl
@@ -32,15 +31,6 @@ SCORE_COLUMNS: tuple[str, str, str] = (
 def default_data_path() -> Path:
     """``../shared/data/stereoset/stereoset_intrasentence_dev.csv`` (``SRLLM_SHARED_DATA``)."""
     return SHARED_DATA / "stereoset" / "stereoset_intrasentence_dev.csv"
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a data file, stored with results so a figure names its exact input."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_intrasentence(path: str | Path | None = None, *, limit: int | None = None) -> pl.DataFrame:

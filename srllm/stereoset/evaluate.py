@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from srllm.stereoset.data import SCORE_COLUMNS, SENTENCE_COLUMNS, file_sha256
+from srllm.config import sha256_file
+from srllm.stereoset.data import SCORE_COLUMNS, SENTENCE_COLUMNS
 from srllm.stereoset.lm import Conditioning, Packing, score_sentences, start_token_id
 from srllm.stereoset.metrics import CI_METHOD, intrasentence_metrics
 
@@ -117,7 +118,7 @@ def evaluate_model(
     sid = start_token_id(tokenizer, start_token)
     info: dict[str, Any] = {
         "data": str(data_path) if data_path is not None else None,
-        "data_sha256": file_sha256(data_path) if data_path is not None else None,
+        "data_sha256": sha256_file(data_path) if data_path is not None else None,
         "n_items": items.height,
         "start_token_id": sid,
         "start_token": tokenizer.convert_ids_to_tokens(sid),

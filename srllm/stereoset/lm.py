@@ -52,8 +52,6 @@ shared CPU made the same work up to 10x slower (see :func:`prefer_passive_openmp
 from __future__ import annotations
 
 import logging
-import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -69,21 +67,6 @@ CONDITIONINGS: tuple[str, ...] = ("official", "prefix")
 Packing = Literal["auto", "trie", "none"]
 PACKINGS: tuple[str, ...] = ("auto", "trie", "none")
 DOC_SEPARATOR = "<|endoftext|>"
-
-
-def prefer_passive_openmp() -> bool:
-    """Let idle OpenMP threads sleep instead of spin (``OMP_WAIT_POLICY=PASSIVE``).
-
-    Only effective before torch is first imported, and only when the user set no policy;
-    returns whether it was applied. On a CPU shared with other busy processes, spinning
-    threads of the default policy starve the thread that has work: there the trie scorer ran
-    600 sentences in 53-70 s with two spinning threads against 12 s with passive ones (and
-    11.6 s on one thread). ``stereoset`` and the speed bench call it first thing.
-    """
-    if "torch" in sys.modules or "OMP_WAIT_POLICY" in os.environ:
-        return False
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-    return True
 
 
 def start_token_id(tokenizer: Any, start_token: str | int = "auto") -> int:

@@ -1,0 +1,175 @@
+"""Human review: what to label next, how many labels each group still needs, agreement.
+
+Headless; the Review page calls these. The queue is stratified so that each group's error
+estimate (the sensitivity and specificity behind the corrected rates,
+:mod:`srllm.stats.correction`) improves fastest: the next item comes from the group with the
+fewest labels, and within it from the responses the classifier is least sure of (refusal
+probability nearest 0.5).
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import polars as pl
+
+from srllm.errors import DataError
+from srllm.stats.agreement import agreement_by_group
+from srllm.stats.correction import error_rates, hits_of, labels_needed
+from srllm.taxonomy import CATEGORY_ORDER
+
+LABEL_COLUMNS = ("generation_id", "annotator", "category", "note")
+
+
+def guide_sections() -> dict[str, str]:
+    """The annotation guide's decision rules and boundary cases (markdown), for the page."""
+    from srllm.config import PROJECT_ROOT
+
+    path = PROJECT_ROOT / "docs" / "annotation_guide.md"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    out, current, lines = {}, None, []
+    for line in text.splitlines():
+        if line.startswith("## "):
+            if current:
+                out[current] = "\n".join(lines).strip()
+            current, lines = line[3:].strip(), []
+        elif current:
+            lines.append(line)
+    if current:
+        out[current] = "\n".join(lines).strip()
+    return out
+
+
+def next_items(
+    data: pl.DataFrame, labels: pl.DataFrame, annotator: str, k: int = 1
+) -> pl.DataFrame:
+    """The ``k`` responses to label next for ``annotator`` (stratified, most uncertain first)."""
+    mine = set(labels.filter(pl.col("annotator") == annotator)["generation_id"].to_list())
+    todo = data.filter(~pl.col("generation_id").is_in(list(mine)))
+    if todo.height == 0:
+        return todo
+    done = labels.group_by("group").len().rename({"len": "n_labels"}) if labels.height else None
+    ranked = todo.with_columns(
+        (pl.col("refusal_prob").fill_null(0.5) - 0.5).abs().alias("certainty")
+    )
+    if done is not None:
+        ranked = ranked.join(done, on="group", how="left")
+    else:
+        ranked = ranked.with_columns(pl.lit(0).alias("n_labels"))
+    ranked = ranked.with_columns(pl.col("n_labels").fill_null(0))
+    return ranked.sort(["n_labels", "certainty", "generation_id"]).head(k)
+
+
+def labels_needed_by_group(
+    data: pl.DataFrame, labels: pl.DataFrame, *, metric: str = "refusal", width: float = 0.1
+) -> pl.DataFrame:
+    """Per group: labels so far, the error rates they give, and labels still needed.
+
+    ``needed`` is how many more labelled responses (at the group's current mix) bring the
+    corrected rate's 95% interval below ``width`` (a planning figure; see
+    :func:`correction.labels_needed`).
+    """
+    human = newest_labels(labels)
+    d = data.join(human, on="generation_id", how="left")
+    rows = []
+    for g in sorted(d["group"].unique().to_list()):
+        part = d.filter(pl.col("group") == g)
+        lab = part.filter(pl.col("human_category").is_not_null())
+        judge = hits_of(lab["category"].fill_null(""), metric).to_numpy()
+        truth = hits_of(lab["human_category"], metric).to_numpy()
+        er = error_rates(judge, truth, "group")
+        observed = float(hits_of(part["category"].fill_null(""), metric).mean() or 0.0)
+        se, sp = er.sensitivity, er.specificity
+        se = 0.9 if not np.isfinite(se) else se  # planning prior before any positive label
+        sp = 0.9 if not np.isfinite(sp) else sp
+        rows.append(
+            {
+                "group": g,
+                "responses": part.height,
+                "labelled": lab.height,
+                "sensitivity": _f(er.sensitivity),
+                "specificity": _f(er.specificity),
+                "needed": labels_needed(er.tp + er.fn, er.tn + er.fp, se, sp, observed, width),
+            }
+        )
+    return pl.DataFrame(rows)
+
+
+def agreement_tables(data: pl.DataFrame, labels: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Cohen's kappa per group: between annotators, classifier vs people, judge vs people."""
+    out: dict[str, pl.DataFrame] = {}
+    people = labels.select("generation_id", "annotator", "category", "group")
+    if people["annotator"].n_unique() >= 2:
+        out["between annotators"] = agreement_by_group(people)
+    human = newest_labels(labels).rename({"human_category": "category"})
+    human = human.join(data.select("generation_id", "group"), on="generation_id")
+    human = human.with_columns(pl.lit("people").alias("annotator"))
+    for name, col in (("classifier vs people", "category"), ("judge vs people", "judge_category")):
+        if col not in data.columns:
+            continue
+        auto = data.select("generation_id", "group", pl.col(col).alias("category")).drop_nulls()
+        auto = auto.filter(
+            pl.col("category").is_in(list(CATEGORY_ORDER)) | (col == "judge_category")
+        )
+        auto = auto.filter(pl.col("generation_id").is_in(human["generation_id"].to_list()))
+        if auto.height == 0:
+            continue
+        pair = pl.concat(
+            [
+                human.select(auto.columns + ["annotator"]),
+                auto.with_columns(pl.lit(name.split()[0]).alias("annotator")),
+            ]
+        )
+        out[name] = agreement_by_group(pair, method="cohen")
+    return out
+
+
+def export_labels(labels: pl.DataFrame) -> bytes:
+    """Labels as CSV bytes (generation_id, annotator, category, note, created_at, group, model)."""
+    cols = [c for c in (*LABEL_COLUMNS, "created_at", "group", "model") if c in labels.columns]
+    buf = io.BytesIO()
+    labels.select(cols).write_csv(buf)
+    return buf.getvalue()
+
+
+def read_label_csv(raw: bytes, known_ids: set[str]) -> pl.DataFrame:
+    """Validate an imported label CSV; one ``DataError`` naming the first problem."""
+    try:
+        df = pl.read_csv(io.BytesIO(raw), infer_schema_length=0)
+    except Exception as exc:
+        raise DataError(f"cannot read the labels file: {str(exc).splitlines()[0]}") from exc
+    missing = [c for c in LABEL_COLUMNS[:3] if c not in df.columns]
+    if missing:
+        raise DataError(f"the labels file lacks column(s) {', '.join(missing)}")
+    if "note" not in df.columns:
+        df = df.with_columns(pl.lit("").alias("note"))
+    bad = df.filter(~pl.col("category").is_in(list(CATEGORY_ORDER)))
+    if bad.height:
+        raise DataError(f"unknown category {bad['category'][0]!r} in the labels file")
+    unknown = df.filter(~pl.col("generation_id").is_in(list(known_ids)))
+    if unknown.height:
+        raise DataError(
+            f"{unknown.height} label(s) name responses not in this run "
+            f"(first: {unknown['generation_id'][0]})"
+        )
+    return df.select(*LABEL_COLUMNS).with_columns(pl.col("note").fill_null(""))
+
+
+def newest_labels(labels: pl.DataFrame) -> pl.DataFrame:
+    """Each labelled generation's newest human category."""
+    if labels.height == 0:
+        return pl.DataFrame(schema={"generation_id": pl.String, "human_category": pl.String})
+    return (
+        labels.sort("created_at")
+        .group_by("generation_id")
+        .last()
+        .select("generation_id", pl.col("category").alias("human_category"))
+    )
+
+
+def _f(x: float) -> float | None:
+    return None if not np.isfinite(x) else float(x)

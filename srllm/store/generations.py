@@ -1,0 +1,168 @@
+"""Generations and their scores; the newest category and toxicity kept on each row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from srllm.errors import StoreError
+from srllm.store.connection import (
+    StoreBase,
+    _frame,
+    _now,
+    generation_id,
+)
+
+GENERATION_COLUMNS = (
+    "run_id model prompt_id template_id axis group name kind prompt response sample_idx "
+    "n_tokens seconds error"
+).split()
+
+
+class GenerationsMixin(StoreBase):
+    """Store methods for: generations and their scores."""
+
+    def add_generations(self, rows: Sequence[dict[str, Any]], scores: Sequence[dict] = ()) -> int:
+        """Insert generations (and their scores) in one transaction; duplicates are ignored.
+
+        Each row needs run_id, model, prompt_id, sample_idx, response, n_tokens, seconds,
+        error. Returns the number of rows newly inserted.
+        """
+        if not rows:
+            return 0
+        now = _now()
+        gen = pl.DataFrame(
+            [
+                {
+                    "generation_id": generation_id(
+                        r["run_id"], r["model"], r["prompt_id"], int(r["sample_idx"])
+                    ),
+                    "run_id": r["run_id"],
+                    "model": r["model"],
+                    "prompt_id": r["prompt_id"],
+                    "sample_idx": int(r["sample_idx"]),
+                    "response": r.get("response"),
+                    "n_tokens": int(r.get("n_tokens") or 0),
+                    "seconds": float(r.get("seconds") or 0.0),
+                    "error": r.get("error"),
+                    "created_at": now,
+                }
+                for r in rows
+            ],
+            schema={
+                "generation_id": pl.String,
+                "run_id": pl.String,
+                "model": pl.String,
+                "prompt_id": pl.String,
+                "sample_idx": pl.Int32,
+                "response": pl.String,
+                "n_tokens": pl.Int32,
+                "seconds": pl.Float64,
+                "error": pl.String,
+                "created_at": pl.Datetime("us"),
+            },
+        ).to_arrow()
+        with self.connect(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                before = con.execute("SELECT count(*) FROM generations").fetchall()[0][0]
+                con.register("new_gen", gen)
+                con.execute(
+                    f"INSERT INTO generations ({', '.join(gen.column_names)}) "
+                    "SELECT * FROM new_gen ON CONFLICT DO NOTHING"
+                )
+                after = con.execute("SELECT count(*) FROM generations").fetchall()[0][0]
+                if scores:
+                    self._insert_scores(con, scores, now)
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                con.execute("ROLLBACK")
+                raise StoreError(f"cannot write generations: {exc}") from exc
+        return int(after - before)
+
+    @staticmethod
+    def _insert_scores(con: duckdb.DuckDBPyConnection, scores: Sequence[dict], now: datetime):
+        table = pl.DataFrame(
+            [
+                {
+                    "generation_id": s["generation_id"],
+                    "scorer": s["scorer"],
+                    "version": s["version"],
+                    "value": None if s.get("value") is None else float(s["value"]),
+                    "label": s.get("label"),
+                    "created_at": now,
+                }
+                for s in scores
+            ],
+            schema={
+                "generation_id": pl.String,
+                "scorer": pl.String,
+                "version": pl.String,
+                "value": pl.Float64,
+                "label": pl.String,
+                "created_at": pl.Datetime("us"),
+            },
+        ).to_arrow()
+        con.register("new_scores", table)
+        con.execute(
+            "INSERT INTO scores SELECT * FROM new_scores ON CONFLICT DO UPDATE SET "
+            "value = excluded.value, label = excluded.label, created_at = excluded.created_at"
+        )
+        # The newest category and toxicity also live on the generation (migration 003).
+        con.execute(
+            "UPDATE generations SET category = s.label, refusal_prob = s.value "
+            "FROM (SELECT generation_id, any_value(label) AS label, any_value(value) AS value "
+            "      FROM new_scores WHERE scorer = 'category' GROUP BY generation_id) s "
+            "WHERE generations.generation_id = s.generation_id"
+        )
+        con.execute(
+            "UPDATE generations SET toxicity = s.value "
+            "FROM (SELECT generation_id, any_value(value) AS value "
+            "      FROM new_scores WHERE scorer = 'toxicity' GROUP BY generation_id) s "
+            "WHERE generations.generation_id = s.generation_id"
+        )
+
+    def add_scores(self, scores: Sequence[dict]) -> None:
+        """Insert or update scores (generation_id, scorer, version, value, label)."""
+        if not scores:
+            return
+        with self.connect(write=True) as con:
+            con.execute("BEGIN TRANSACTION")
+            self._insert_scores(con, scores, _now())
+            con.execute("COMMIT")
+
+    def unscored(self, run_id: str, scorer: str, version: str) -> pl.DataFrame:
+        """Generations of a run that lack a given scorer version."""
+        with self.connect() as con:
+            return _frame(
+                con,
+                """
+                SELECT g.generation_id, p.prompt, g.response
+                FROM generations g JOIN prompts p USING (run_id, prompt_id)
+                WHERE g.run_id = ? AND g.error IS NULL AND NOT EXISTS (
+                    SELECT 1 FROM scores s WHERE s.generation_id = g.generation_id
+                    AND s.scorer = ? AND s.version = ?)
+                """,
+                [run_id, scorer, version],
+            )
+
+    def generations(self, run_id: str | None = None) -> pl.DataFrame:
+        """One row per generation joined with its prompt (the export format)."""
+        where, params = ("WHERE g.run_id = ?", [run_id]) if run_id else ("", [])
+        with self.connect() as con:
+            return _frame(
+                con,
+                f"""
+                SELECT g.run_id, g.model, g.prompt_id, p.template_id, p.axis, p.grp AS "group",
+                       p.name, p.kind, p.prompt, g.response, g.sample_idx, g.n_tokens,
+                       g.seconds, g.error, g.generation_id, g.created_at
+                FROM generations g JOIN prompts p USING (run_id, prompt_id)
+                {where}
+                ORDER BY g.run_id, g.model, g.prompt_id, g.sample_idx
+                """,
+                params,
+            )

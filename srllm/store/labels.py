@@ -1,0 +1,39 @@
+"""Human labels (the Review page)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from srllm.store.connection import (
+    StoreBase,
+    _frame,
+    _now,
+)
+
+
+class LabelsMixin(StoreBase):
+    """Store methods for: human labels (the review page)."""
+
+    def add_label(self, generation_id: str, annotator: str, category: str, note: str = "") -> None:
+        """Record (or replace) one annotator's label for a generation."""
+        with self.connect(write=True) as con:
+            con.execute(
+                "INSERT INTO labels VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "category = excluded.category, note = excluded.note, "
+                "created_at = excluded.created_at",
+                [generation_id, annotator.strip(), category, note, _now()],
+            )
+
+    def labels(self, run_id: str | None = None) -> pl.DataFrame:
+        """Human labels, optionally for one run."""
+        where, params = ("WHERE g.run_id = ?", [run_id]) if run_id else ("", [])
+        with self.connect() as con:
+            return _frame(
+                con,
+                f"""
+                SELECT l.*, g.run_id, g.model, p.grp AS "group"
+                FROM labels l JOIN generations g USING (generation_id)
+                JOIN prompts p USING (run_id, prompt_id) {where}
+                """,
+                params,
+            )
