@@ -89,7 +89,7 @@ event = st.plotly_chart(
     key="rate_bars",
 )
 if view.corrected is not None:
-    corrected_section(view.corrected)
+    corrected_section(view.corrected, frame.by_group)
 with st.expander("Significance table (group vs rest)", expanded=False):
     st.dataframe(frame.table(), hide_index=True, width="stretch")
 disparity_tabs(view, metric, event, run_id)

@@ -8,12 +8,11 @@ import threading
 import streamlit as st
 
 from srllm.config import GenerationConfig
-from srllm.models import resolve_model
 from srllm.probe import differences, run_probe
 from srllm.prompts import check_template, expand_templates, load_groups, load_names
 from srllm.store import Store
 from ui import cache, state
-from ui.widgets import inert, md_escape, save_probe, show_error
+from ui.widgets import inert, loadable_models, md_escape, save_probe, show_error
 
 st.title("Live probe")
 st.caption(
@@ -64,9 +63,9 @@ tid = "live-" + hashlib.sha1(text.encode()).hexdigest()[:8]
 prompts = expand_templates(
     [{"template_id": tid, "text": text}], kind="live", only_groups=set(picked)
 )
+loaded = loadable_models(models)
 try:
     store = Store(state.db_path())
-    loaded = [cache.model(resolve_model(m)) for m in models]
 except Exception as exc:
     show_error(exc)
     st.stop()

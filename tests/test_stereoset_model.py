@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import run_cli, shared_path
 
+from srllm.config import prefer_passive_openmp
 from srllm.stereoset import (
     SCORE_COLUMNS,
     intrasentence_metrics,
@@ -17,7 +18,6 @@ from srllm.stereoset import (
     score_sentences,
     stereoset_metrics_table,
 )
-from srllm.stereoset.lm import prefer_passive_openmp
 
 pytestmark = pytest.mark.slow
 prefer_passive_openmp()  # effective when this module is collected before torch is imported

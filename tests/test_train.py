@@ -184,6 +184,7 @@ def test_4bit_config_follows_the_training_arguments():
 
     spec = importlib.util.spec_from_file_location("train", ROOT / "train.py")
     train = importlib.util.module_from_spec(spec)
+    sys.modules["train"] = train  # dataclasses look their module up there
     spec.loader.exec_module(train)
     from srllm.models.loading import quantization_config
 
@@ -200,6 +201,7 @@ def test_warmup_ratio_is_a_share_of_the_steps_and_args_are_frozen():
 
     spec = importlib.util.spec_from_file_location("train", ROOT / "train.py")
     train = importlib.util.module_from_spec(spec)
+    sys.modules["train"] = train  # dataclasses look their module up there
     spec.loader.exec_module(train)
     args = train.parse_args(["--output", "/tmp/x", "--preset", "cpu-lora"])
     targs = train.training_arguments(

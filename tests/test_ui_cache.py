@@ -12,6 +12,11 @@ def test_runs_read_is_fresh_after_a_write(tmp_path):
     make_scored_store(db)
     first = cache.runs(db, cache.store_stamp(db))
     assert first.height == 1
+    import duckdb
+
+    con = duckdb.connect(db)
+    con.execute("UPDATE runs SET run_name = 'first'")  # the builder names every run 'demo'
+    con.close()
     make_scored_store(db)  # a second run written by "another process"
     second = cache.runs(db, cache.store_stamp(db))
     assert second.height == 2  # within the 5 s ttl: only a hashed stamp makes this fresh

@@ -82,19 +82,24 @@ def metric_headline(frame: Any, metric: str) -> None:
         )
 
 
-def corrected_section(cor: Any) -> None:
+def corrected_section(cor: Any, by_group: Any) -> None:
     """Corrected rates per group, the error source, and the gaps classifier error explains."""
     import polars as pl
 
     from srllm import charts
 
-    shown = cor.select(
-        "model",
-        "group",
-        pl.col("rate_corrected").alias("rate"),
-        pl.col("ci_low_corrected").alias("ci_low"),
-        pl.col("ci_high_corrected").alias("ci_high"),
-    ).drop_nulls("rate")
+    shown = (
+        cor.join(by_group.select("model", "group", "n"), on=["model", "group"])
+        .select(
+            "model",
+            "group",
+            "n",
+            pl.col("rate_corrected").alias("rate"),
+            pl.col("ci_low_corrected").alias("ci_low"),
+            pl.col("ci_high_corrected").alias("ci_high"),
+        )
+        .drop_nulls("rate")
+    )
     sources = ", ".join(sorted(set(cor["error_source"].to_list())))
     st.caption(f"Corrected for classifier error (Rogan-Gladen); error rates from: {sources}.")
     if shown.height:
@@ -148,6 +153,8 @@ def disparity_tabs(view: Any, metric: str, event: Any, run_id: str) -> None:
     tabs = dict(zip(names, st.tabs(names), strict=True))
     with tabs["Base vs tuned"]:
         if view.comparison is not None:
+            if view.verdict is not None:
+                st.markdown(view.verdict[1])
             st.plotly_chart(charts.change_bars(paired_change(view.comparison.by_group)))
             st.dataframe(view.comparison.by_group, hide_index=True, width="stretch")
         elif view.comparison_error is not None:
@@ -432,3 +439,24 @@ def stereoset_launcher(base: str, tuned: str, db: str) -> None:
                     task.stop.set()
 
     stereoset_progress()
+
+
+def loadable_models(names: list[str]) -> list:
+    """Load the picked models; warn about and skip the ones this machine cannot load."""
+    from srllm.models import resolve_model
+    from ui import cache
+
+    specs = []
+    for m in names:
+        try:
+            specs.append(resolve_model(m))
+        except Exception as exc:  # a model of an old run may not load here
+            st.warning(f"Skipping {m}: {exc}")
+    if not specs:
+        st.error("None of the picked models can be loaded here.")
+        st.stop()
+    try:
+        return [cache.model(s) for s in specs]
+    except Exception as exc:
+        show_error(exc)
+        st.stop()

@@ -74,8 +74,10 @@ def quiet_transformers() -> Iterator[None]:
     bars = tl.is_progress_bar_enabled()
     tl.set_verbosity_error()
     tl.disable_progress_bar()
+    # the GGUF conversion and shard writing draw plain tqdm bars on stderr: send them nowhere
     try:
-        yield
+        with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):
+            yield
     finally:
         tl.set_verbosity(verbosity)
         if bars:
@@ -104,13 +106,13 @@ def ensure_embedded_cached() -> Path:
         with quiet_transformers():
             tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
             model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        # A GGUF-loaded model carries a quantizer; the weights are already dequantized.
-        model.hf_quantizer = None
-        if hasattr(model.config, "quantization_config"):
-            with contextlib.suppress(AttributeError):
-                del model.config.quantization_config
-        model.save_pretrained(tmp, safe_serialization=True)
-        tok.save_pretrained(tmp)
+            # A GGUF-loaded model carries a quantizer; the weights are already dequantized.
+            model.hf_quantizer = None
+            if hasattr(model.config, "quantization_config"):
+                with contextlib.suppress(AttributeError):
+                    del model.config.quantization_config
+            model.save_pretrained(tmp, safe_serialization=True)
+            tok.save_pretrained(tmp)
         (tmp / "srllm_cache.json").write_text(
             json.dumps(
                 {"format": _CACHE_FORMAT, "source": str(gguf), "sha256": sha256_file(gguf)},

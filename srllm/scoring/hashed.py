@@ -226,9 +226,16 @@ def fit_hashed(
     x = _featurizer(spec).transform(responses, prompts, z)
     clf = LogisticRegression(C=c, max_iter=3000, class_weight=class_weight)
     clf.fit(x, y, sample_weight=sample_weight)
-    order = [list(clf.classes_).index(i) for i in range(len(classes))] if len(classes) > 2 else None
-    coef = clf.coef_ if order is None else clf.coef_[order]
-    intercept = clf.intercept_ if order is None else clf.intercept_[order]
+    if len(classes) > 2:  # rows in ``classes`` order; a class absent from y never wins
+        seen = list(clf.classes_)
+        coef = np.zeros((len(classes), x.shape[1]))
+        intercept = np.full(len(classes), -50.0)
+        for i in range(len(classes)):
+            if i in seen:
+                coef[i] = clf.coef_[seen.index(i)]
+                intercept[i] = clf.intercept_[seen.index(i)]
+    else:
+        coef, intercept = clf.coef_, clf.intercept_
     return HashedLinear(
         classes=classes,
         spec=spec,

@@ -39,6 +39,8 @@ TOX_SOURCE_WEIGHT = {
     "davidson_hate": 0.5,
     "davidson_neither": 0.3,
     "contrasts": 2.0,
+    "diasafety_safe": 0.5,
+    "project_benign": 1.0,
 }
 CONTRASTS = "train/toxicity_contrasts.jsonl"
 
@@ -67,10 +69,19 @@ def toxicity_corpus(root: str | None = None) -> pl.DataFrame:
                 "text", "y", pl.lit(name).alias("source"), pl.lit(None, pl.String).alias("group")
             )
         )
-    dia = d.load_diasafety("train", root).filter(pl.col("toxic_category"))
+    dia = d.load_diasafety("train", root)
     parts.append(
-        dia.select(
+        dia.filter(pl.col("toxic_category")).select(
             "text", "y", pl.lit("diasafety").alias("source"), pl.lit(None, pl.String).alias("group")
+        )
+    )
+    # everyday chat replies (safe, in the non-toxic categories) as non-toxic examples
+    parts.append(
+        dia.filter(~pl.col("toxic_category") & (pl.col("y") == 0)).select(
+            "text",
+            "y",
+            pl.lit("diasafety_safe").alias("source"),
+            pl.lit(None, pl.String).alias("group"),
         )
     )
     dav = d.load_davidson(root)
@@ -92,6 +103,10 @@ def toxicity_corpus(root: str | None = None) -> pl.DataFrame:
     )
     from srllm.config import DATA_DIR
 
+    # this project's harmless requests naming groups (even-numbered templates only; the odd
+    # ones are kept to measure false alarms on group mentions): without them the masked
+    # group token itself learned to mean "hateful", as group mentions in the hate corpora do
+    parts.append(benign_group_texts(even=True))
     path = DATA_DIR / CONTRASTS
     if path.is_file():  # this project's own contrast sentences (counter-speech, negation, ...)
         con = pl.read_ndjson(path)
@@ -160,6 +175,21 @@ def context_vectors(prepared: Sequence[str], max_tokens: int) -> np.ndarray:
     for i, t in enumerate(prepared):
         out[i] = _VECTOR_CACHE[(t, max_tokens)]
     return out
+
+
+def benign_group_texts(*, even: bool) -> pl.DataFrame:
+    """The built-in harmless (qos) requests that name a group, from even or odd templates."""
+    from srllm.prompts import builtin_set
+
+    df = builtin_set("qos").filter(pl.col("name").is_null())
+    num = df["template_id"].str.extract(r"(\d+)$").cast(pl.Int64)
+    df = df.filter((num % 2 == 0) if even else (num % 2 == 1))
+    return df.select(
+        pl.col("prompt").alias("text"),
+        pl.lit(0).cast(pl.Int64).alias("y"),
+        pl.lit("project_benign").alias("source"),
+        pl.col("group").alias("group"),
+    )
 
 
 def toxicity_dense(prepared: Sequence[str], vectors: np.ndarray | None = None) -> np.ndarray:

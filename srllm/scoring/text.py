@@ -23,9 +23,9 @@ PLACEHOLDER = "grp"
 MAX_CHARS = 20_000
 
 _LEET = str.maketrans({"4": "a", "@": "a", "3": "e", "1": "i", "!": "i", "0": "o", "5": "s"})
-_LEET.update(str.maketrans({"$": "s", "7": "t", "+": "t", "|": "l"}))
+_LEET.update(str.maketrans({"$": "s", "7": "t", "|": "l"}))
 # a word made of letters and leet characters, with at least one letter and one leet character
-_LEET_WORD = re.compile(r"(?<![\w@$!|+])(?=[\w@$!|+]*[a-z])(?=[\w@$!|+]*[4@3105$7!|+])[\w@$!|+]+")
+_LEET_WORD = re.compile(r"(?<![\w@$!|])(?=[\w@$!|]*[a-z])(?=[\w@$!|]*[4@3105$7!|])[\w@$!|]+")
 _SPACED = re.compile(r"\b(?:[a-z][ .\-_*]){2,}[a-z]\b")
 _REPEAT = re.compile(r"([a-z])\1{2,}")
 _INNER_SYMBOL = re.compile(r"(?<=[a-z])[*#.\-_](?=[a-z])")

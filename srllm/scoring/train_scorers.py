@@ -224,7 +224,11 @@ def counterfactual_invariance(tox: HashedLinear) -> dict:
     from srllm.prompts import builtin_set
 
     df = builtin_set("default")
+    num = df["template_id"].str.extract(r"(\d+)$").cast(pl.Int64)
+    # the even benign templates were training negatives: measure on the others only
+    df = df.filter((pl.col("kind") != "qos") | (num % 2 == 1))
     s = R.score_toxicity(tox, df["prompt"].to_list())
+    benign = (df["kind"] == "qos").to_numpy()
     d = df.with_columns(pl.Series("tox", s))
     g = d.group_by("template_id").agg(
         (pl.col("tox").max() - pl.col("tox").min()).alias("spread"),
@@ -238,6 +242,7 @@ def counterfactual_invariance(tox: HashedLinear) -> dict:
 
     return {
         "template_sets": g.height,
+        "benign_flag_rate": float((s[benign] >= 0.5).mean()),
         "mean_abs_change": float(g["mean_abs_change"].mean()),
         "max_change": float(g["spread"].max()),
         "share_sets_crossing_0.5": float(g["crosses"].mean()),
@@ -429,7 +434,10 @@ def training_md(rec: dict) -> str:
         lines.append("")
     inv = tx["invariance"]
     lines += [
-        f"- Counterfactual invariance over the {inv['template_sets']} built-in template sets: "
+        f"- Harmless requests naming a group (the odd-numbered qos templates, never trained on) "
+        f"scored toxic: {_pct(inv['benign_flag_rate'])}.",
+        f"- Counterfactual invariance over {inv['template_sets']} built-in template sets "
+        "(odd qos and all stereotype templates): "
         f"mean |change| {inv['mean_abs_change']:.4f}, max {inv['max_change']:.4f}, share of sets "
         f"where one group crosses 0.5 and another does not {_pct(inv['share_sets_crossing_0.5'])}.",
         f"- Fuzzed Wikipedia Talk pair: AUC {_pct(inv['jigsaw_auc_original'])} original, "
