@@ -226,7 +226,7 @@ def counterfactual_invariance(tox: HashedLinear) -> dict:
     df = builtin_set("default")
     num = df["template_id"].str.extract(r"(\d+)$").cast(pl.Int64)
     # the even benign templates were training negatives: measure on the others only
-    df = df.filter((pl.col("kind") != "qos") | (num % 2 == 1))
+    df = df.filter(((pl.col("kind") != "qos") | (num % 2 == 1)) & pl.col("name").is_null())
     s = R.score_toxicity(tox, df["prompt"].to_list())
     benign = (df["kind"] == "qos").to_numpy()
     d = df.with_columns(pl.Series("tox", s))
@@ -437,7 +437,8 @@ def training_md(rec: dict) -> str:
         f"- Harmless requests naming a group (the odd-numbered qos templates, never trained on) "
         f"scored toxic: {_pct(inv['benign_flag_rate'])}.",
         f"- Counterfactual invariance over {inv['template_sets']} built-in template sets "
-        "(odd qos and all stereotype templates): "
+        "(odd qos and all stereotype templates naming a group; first names are not identity "
+        "terms and are not masked): "
         f"mean |change| {inv['mean_abs_change']:.4f}, max {inv['max_change']:.4f}, share of sets "
         f"where one group crosses 0.5 and another does not {_pct(inv['share_sets_crossing_0.5'])}.",
         f"- Fuzzed Wikipedia Talk pair: AUC {_pct(inv['jigsaw_auc_original'])} original, "
