@@ -27,6 +27,20 @@ DELETE_RUN_SQL: tuple[str, ...] = (
 )
 
 
+def _prompt_table(run_id: str, prompts: pl.DataFrame):
+    """A prompt set as rows of the ``prompts`` table (``group`` is stored as ``grp``)."""
+    return prompts.select(
+        pl.lit(run_id).alias("run_id"),
+        "prompt_id",
+        "template_id",
+        "axis",
+        pl.col("group").alias("grp"),
+        "name",
+        "kind",
+        "prompt",
+    ).to_arrow()
+
+
 class RunsMixin(StoreBase):
     """Store methods for: runs and their prompt sets."""
 
@@ -61,16 +75,7 @@ class RunsMixin(StoreBase):
         """Insert the run and its prompts in one transaction; return the run id."""
         run_id = uuid.uuid4().hex[:12]
         name = run_name or f"run-{_now():%Y%m%d-%H%M%S}-{run_id[:4]}"
-        table = prompts.select(
-            pl.lit(run_id).alias("run_id"),
-            "prompt_id",
-            "template_id",
-            "axis",
-            pl.col("group").alias("grp"),
-            "name",
-            "kind",
-            "prompt",
-        ).to_arrow()
+        table = _prompt_table(run_id, prompts)
         with self.connect(write=True) as con:
             con.execute("BEGIN TRANSACTION")
             try:
@@ -102,16 +107,7 @@ class RunsMixin(StoreBase):
 
     def add_prompts(self, run_id: str, prompts: pl.DataFrame) -> None:
         """Add prompts to an existing run (live probes); existing ids are kept as they are."""
-        table = prompts.select(
-            pl.lit(run_id).alias("run_id"),
-            "prompt_id",
-            "template_id",
-            "axis",
-            pl.col("group").alias("grp"),
-            "name",
-            "kind",
-            "prompt",
-        ).to_arrow()
+        table = _prompt_table(run_id, prompts)
         with self.connect(write=True) as con:
             con.register("more_prompts", table)
             con.execute("INSERT INTO prompts SELECT * FROM more_prompts ON CONFLICT DO NOTHING")
