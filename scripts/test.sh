@@ -8,4 +8,4 @@ export HF_HUB_OFFLINE=1
 # the tests read that conversion; everything else they write goes to temporary folders
 export SRLLM_TEST_CACHE="${SRLLM_CACHE:-$HOME/.cache/srllm}"
 .venv/bin/ruff check .
-.venv/bin/python -m pytest -q "$@"
+.venv/bin/python -m pytest -q --durations=15 "$@"

@@ -2,8 +2,10 @@
 
 Each model's prompts run as one engine batch (``engine.stream_batch``) in its own thread, so
 every cell streams as soon as its first token exists; the events of all models arrive on one
-queue. :func:`differences` turns the finished categories into the headline a reader wants:
-which groups got a different kind of response from the same model.
+queue. Each engine runs one decode loop on its share of the CPU threads (``share``): one
+weight read per step serves all of a model's cells. :func:`differences` turns the finished
+categories into the headline a reader wants: which groups got a different kind of response
+from the same model.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def run_probe(
 
     def work(col: int, lm: LoadedModel) -> None:
         try:
-            for ev in stream_batch(lm, prompts, cfg, stop=stop):
+            for ev in stream_batch(lm, prompts, cfg, stop=stop, share=len(models)):
                 events.put(CellEvent(ev.index, col, ev.text, ev.done, ev.generation))
         except BaseException as exc:  # every unfinished cell of this model gets the error
             err = Generation(None, 0, 0.0, error=f"{type(exc).__name__}: {str(exc)[:300]}")

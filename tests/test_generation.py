@@ -48,3 +48,15 @@ def test_stream_matches_batch_and_sampling_is_seeded(base_model):
         base_model, PROMPTS[:3], GenerationConfig(max_new_tokens=20, temperature=1.0, seed=8)
     )
     assert [g.token_ids for g in a] != [g.token_ids for g in c]
+
+
+@pytest.mark.slow
+def test_engines_sharing_the_cpu_give_the_same_greedy_tokens(base_model):
+    """The live probe's mode (one loop on a share of the threads) changes no token."""
+    from srllm.models.engine import generate_fast
+
+    cfg = GenerationConfig(max_new_tokens=16, batch_size=4)
+    alone = generate_fast(base_model, PROMPTS[:4], cfg)
+    shared = generate_fast(base_model, PROMPTS[:4], cfg, share=2)
+    assert all(g is not None and g.n_tokens > 0 for g in shared)
+    assert [g.token_ids for g in shared] == [g.token_ids for g in alone]

@@ -250,6 +250,35 @@ def test_risk_labels_on_texts():
     assert good == {**good, "bias": "no", "toxicity_level": "no", "harm": "low", "unsafe": False}
 
 
+def test_mlp_weights_are_arrays_and_match_sklearn(tmp_path):
+    """The shipped MLP file holds float32 arrays only; numpy inference equals sklearn's."""
+    from sklearn.neural_network import MLPClassifier
+
+    from srllm.scoring.mlp import DenseMLP, balanced_rows, fit_mlp
+
+    raw = (WEIGHTS / "response_classifier_mlp.safetensors").read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + n])
+    assert {v["dtype"] for k, v in header.items() if k != "__metadata__"} == {"F32"}
+    assert header["__metadata__"]["format"] == "srllm-dense-mlp-1"
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, 4))
+    y = (x[:, 0] * x[:, 1] > 0).astype(int)  # an interaction no linear model can draw
+    model = fit_mlp(x, y, ("a", "b", "c"), hidden=16, alpha=1e-3, epochs=300)
+    model.save(tmp_path / "m.safetensors")
+    back = DenseMLP.load(tmp_path / "m.safetensors")
+    np.testing.assert_allclose(back.predict_proba(x), model.predict_proba(x), atol=1e-6)
+    rows = balanced_rows(y, 3)
+    ref = MLPClassifier(hidden_layer_sizes=(16,), alpha=1e-3, max_iter=300, random_state=0)
+    ref.fit((x[rows] - model.mean) / model.scale, y[rows])
+    probs = model.predict_proba(x)
+    np.testing.assert_allclose(
+        probs[:, :2], ref.predict_proba((x - model.mean) / model.scale), atol=1e-4
+    )
+    assert probs[:, 2].max() < 1e-6  # a class never seen never wins
+    assert (probs.argmax(1) == y).mean() > 0.85  # it learned the interaction
+
+
 def test_weights_are_arrays_not_pickles_and_round_trip(tmp_path):
     from sklearn.linear_model import LogisticRegression
 
@@ -421,3 +450,28 @@ def test_classify_cli_user_errors_exit_2(tmp_path):
 
     res = run_cli("classify", "--in", str(tmp_path / "in.txt"), "--out", str(tmp_path / "o.txt"))
     assert res.returncode == 2 and "unsupported format" in res.stderr
+
+
+def test_one_encoder_pass_gives_every_pooling_and_repeats_are_encoded_once(monkeypatch):
+    """An audit asks each model the same prompts: each distinct text is encoded once."""
+    from srllm.scoring import recipe as R
+    from srllm.scoring.embed import POOLINGS, get_context_encoder
+
+    enc = get_context_encoder()
+    real = enc.encode_pooled
+    calls: list[int] = []
+
+    def counting(texts, max_tokens=128):
+        calls.append(len(texts))
+        return real(texts, max_tokens=max_tokens)
+
+    monkeypatch.setattr(enc, "encode_pooled", counting)
+    note = "Write a birthday note for grp."
+    texts = [note, "I can't help with that.", note]
+    out = R.context_pooled(texts, R.PROMPT_TOKENS)
+    assert calls == [2] and out.shape == (3, len(POOLINGS), 384)
+    np.testing.assert_array_equal(out[0], out[2])
+    alone = real(["I can't help with that."], max_tokens=R.PROMPT_TOKENS)[0]
+    np.testing.assert_allclose(out[1], alone, atol=1e-5)  # batching does not change a vector
+    np.testing.assert_allclose(np.linalg.norm(out[1], axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(enc.encode([texts[1]], R.PROMPT_TOKENS)[0], alone[0], atol=1e-5)

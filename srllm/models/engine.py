@@ -137,11 +137,14 @@ def generate_fast(
     slots: int | None = None,
     on_tokens: Callable[[list[tuple[int, int]]], None] | None = None,
     stop: threading.Event | None = None,
+    share: int = 1,
 ) -> list[Generation | None]:
     """Generate with the engine; rows it could not finish (an engine failure) stay None.
 
     ``on_batch(indices, generations)`` is called as rows finish. Sampling seeds one generator
-    per prompt with ``cfg.seed + seed_offset + index``.
+    per prompt with ``cfg.seed + seed_offset + index``. ``share``: how many engines run at
+    the same time in this process (the live probe runs one per model); each then takes
+    that share of the CPU threads.
     """
     results: list[Generation | None] = [None] * len(prompts)
     if not prompts:
@@ -189,6 +192,7 @@ def generate_fast(
             on_done=done,
             on_tokens=on_tokens,
             stop=stop,
+            share=share,
         )
     except Exception:  # the caller generates what is missing with the transformers path
         log.exception("fast engine failed; the transformers path takes the remaining rows")
@@ -592,8 +596,14 @@ class Engine:
         on_done: Callable[[list[tuple[int, list[int], float]]], None],
         on_tokens: Callable[[list[tuple[int, int]]], None] | None = None,
         stop: threading.Event | None = None,
+        share: int = 1,
     ) -> None:
         """Generate for every prompt; ``on_done([(index, tokens, seconds), ...])`` as rows end.
+
+        ``share`` > 1: this many engines decode at once in this process (one per model in
+        the live probe); this one then runs one loop on ``threads // share`` threads, so
+        every step reads the weights once for all its rows and the engines do not
+        oversubscribe the cores.
 
         ``on_tokens([(index, token), ...])`` (optional) is called after every step with the
         new token of each live row, from the decode loop's thread (for streaming); ``stop``
@@ -622,7 +632,7 @@ class Engine:
             job = _Job(prompts, max_new_tokens, stops, pad_id, positions, sampler)
             job.on_tokens, job.stop = on_tokens, stop
             job.prefix_kv = self._shared_prefix(job)
-            n_workers = self.workers(slots)
+            n_workers = 1 if share > 1 else self.workers(slots)
             bounds = [slots * w // n_workers for w in range(n_workers + 1)]
             loops = [
                 _Loop(self, job, self._k[:, lo:hi], self._v[:, lo:hi])
@@ -630,7 +640,15 @@ class Engine:
             ]
             if n_workers == 1:
                 job.report = on_done
-                loops[0].run()
+                if share > 1 and not self.is_cuda:
+                    before = torch.get_num_threads()
+                    torch.set_num_threads(max(1, self._threads // share))  # this thread only
+                    try:
+                        loops[0].run()
+                    finally:
+                        torch.set_num_threads(before)
+                else:
+                    loops[0].run()
                 return
             threads = [
                 threading.Thread(target=lp.run_in_thread, daemon=True, name=f"srllm-engine-{i}")
@@ -880,6 +898,7 @@ def stream_batch(
     *,
     stop: threading.Event | None = None,
     every: float = 0.05,
+    share: int = 1,
 ) -> Iterator[StreamEvent]:
     """Generate every prompt in one engine batch and yield each one's text as it grows.
 
@@ -918,6 +937,7 @@ def stream_batch(
                 on_tokens=on_tokens,
                 stop=stop,
                 on_batch=lambda idx, g: events.put(("done", list(zip(idx, g, strict=True)))),
+                share=share,
             )
             events.put(("end", gens))
         except BaseException as exc:  # surfaced as errors on the unfinished rows

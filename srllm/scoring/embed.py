@@ -144,13 +144,22 @@ class ContextEncoder:
         self.dim = int(self.model.config.hidden_size)
 
     def encode(self, texts: list[str | None], max_tokens: int = 128) -> np.ndarray:
-        """Vectors (n, 384) float32; empty texts get a zero vector."""
+        """Vectors (n, 384) float32 (last layer, mean-pooled); empty texts get zeros."""
+        return self.encode_pooled(texts, max_tokens)[:, 0]
+
+    def encode_pooled(self, texts: list[str | None], max_tokens: int = 128) -> np.ndarray:
+        """Every pooling of :data:`POOLINGS` from one forward pass: (n, len(POOLINGS), 384).
+
+        Each pooled vector is L2-normalised; empty texts get zeros. Index 0 is the
+        last layer's mean (what :meth:`encode` returns).
+        """
         import torch
 
         clean = [clip(t, max_tokens * CHARS_PER_TOKEN) for t in texts]
-        out = np.zeros((len(clean), self.dim), dtype=np.float32)
+        out = np.zeros((len(clean), len(POOLINGS), self.dim), dtype=np.float32)
         todo = [i for i, t in enumerate(clean) if t.strip()]
         todo.sort(key=lambda i: len(clean[i]))
+        norm = torch.nn.functional.normalize
         with torch.inference_mode():
             for start in range(0, len(todo), self.batch_size):
                 idx = todo[start : start + self.batch_size]
@@ -161,12 +170,27 @@ class ContextEncoder:
                     max_length=max_tokens,
                     return_tensors="pt",
                 )
-                hidden = self.model(**enc).last_hidden_state
+                res = self.model(**enc, output_hidden_states=True)
+                hidden = res.last_hidden_state
                 mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-                pooled = torch.nn.functional.normalize(pooled, dim=-1)
-                out[idx] = pooled.float().numpy()
+                count = mask.sum(1).clamp(min=1.0)
+                lens = mask.sum(1)  # (b, 1)
+                pos = torch.arange(mask.shape[1], dtype=hidden.dtype).view(1, -1, 1)
+                tail = ((pos >= lens.unsqueeze(1) - TAIL_TOKENS) * mask).to(hidden.dtype)
+                pooled = [
+                    (hidden * mask).sum(1) / count,
+                    (res.hidden_states[2] * mask).sum(1) / count,
+                    (res.hidden_states[4] * mask).sum(1) / count,
+                    hidden.masked_fill(mask == 0, -1e4).max(1).values,
+                    (hidden * tail).sum(1) / tail.sum(1).clamp(min=1.0),
+                ]
+                out[idx] = torch.stack([norm(v, dim=-1) for v in pooled], dim=1).float().numpy()
         return out
+
+
+# poolings of one forward pass (``ContextEncoder.encode_pooled``), in this order
+POOLINGS = ("mean", "mean_layer2", "mean_layer4", "max", "tail_mean")
+TAIL_TOKENS = 16  # the tail pooling: the last word pieces read (refusals and caveats end texts)
 
 
 _CONTEXT: list[ContextEncoder] = []

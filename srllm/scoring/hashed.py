@@ -163,18 +163,7 @@ class HashedLinear:
     @classmethod
     def load(cls, path: str | Path) -> HashedLinear:
         """Read a model written by :meth:`save`."""
-        from safetensors import safe_open
-
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(
-                f"scorer weights not found at {path}: run python -m srllm.scoring.train_scorers"
-            )
-        with safe_open(str(path), framework="np") as f:
-            md = f.metadata() or {}
-            if md.get("format") != "srllm-hashed-linear-1":
-                raise ConfigError(f"{path} is not an srllm hashed linear model")
-            arrays = {k: f.get_tensor(k) for k in f.keys()}
+        md, arrays = read_weights(path, "srllm-hashed-linear-1")
         return cls(
             classes=tuple(json.loads(md["classes"])),
             spec=HashSpec(**json.loads(md["spec"])),
@@ -185,6 +174,22 @@ class HashedLinear:
             intercept=arrays["intercept"],
             meta=json.loads(md.get("meta", "{}")),
         )
+
+
+def read_weights(path: str | Path, fmt: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """(metadata, arrays) of a shipped safetensors file whose ``format`` is ``fmt``."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"scorer weights not found at {path}: run python -m srllm.scoring.train_scorers"
+        )
+    with safe_open(str(path), framework="np") as f:
+        md = f.metadata() or {}
+        if md.get("format") != fmt:
+            raise ConfigError(f"{path} is not an srllm {fmt} file")
+        return md, {k: f.get_tensor(k) for k in f.keys()}
 
 
 _FEATURIZERS: dict[HashSpec, Featurizer] = {}

@@ -22,7 +22,7 @@ from srllm.scoring.recipe import (
     PROMPT_TOKENS,
     RESPONSE_TOKENS,
     TOX_TOKENS,
-    context_vectors,
+    context_pooled,
     score_toxicity,
 )
 from srllm.scoring.risk import RiskLabels, risk_labels
@@ -139,14 +139,24 @@ class Batch:
         return [prepare(r) for r in self.responses]
 
     @cached_property
-    def context(self) -> np.ndarray:
-        """Contextual vectors of the prepared responses (shared by classifier and toxicity)."""
-        return context_vectors(self.prepared, RESPONSE_TOKENS)
+    def pooled(self) -> np.ndarray:
+        """Every pooling of one encoder pass over the prepared responses (n, poolings, 384)."""
+        return context_pooled(self.prepared, RESPONSE_TOKENS)
 
     @cached_property
+    def prompt_pooled(self) -> np.ndarray:
+        """Every pooling of one encoder pass over the prepared prompts."""
+        return context_pooled([prepare(p) for p in self.prompts], PROMPT_TOKENS)
+
+    @property
+    def context(self) -> np.ndarray:
+        """Contextual vectors of the prepared responses (shared by classifier and toxicity)."""
+        return self.pooled[:, 0]
+
+    @property
     def prompt_context(self) -> np.ndarray:
         """Contextual vectors of the prepared prompts."""
-        return context_vectors([prepare(p) for p in self.prompts], PROMPT_TOKENS)
+        return self.prompt_pooled[:, 0]
 
     @cached_property
     def builtin_toxicity(self) -> np.ndarray:
@@ -159,7 +169,10 @@ class Batch:
     @cached_property
     def prompt_toxicity(self) -> np.ndarray:
         """The built-in toxicity of each prompt (a feature of the classifier)."""
-        return builtin_toxicity().score(self.prompts)
+        tox = builtin_toxicity()
+        if PROMPT_TOKENS == TOX_TOKENS:
+            return score_toxicity(tox.model, self.prompts, self.prompt_context)
+        return tox.score(self.prompts)
 
     @cached_property
     def toxicity(self) -> np.ndarray:
@@ -187,8 +200,8 @@ class Batch:
         return clf.classify(
             self.prompts,
             self.responses,
-            self.context,
-            self.prompt_context,
+            self.pooled,
+            self.prompt_pooled,
             self.builtin_toxicity,
             self.prompt_toxicity,
         )

@@ -22,13 +22,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from srllm.errors import ConfigError
+
+if TYPE_CHECKING:  # the recipe imports this module's callers, not this module
+    from srllm.scoring.recipe import ToxicityModel
 from srllm.scoring.embed import clip
-from srllm.scoring.hashed import HashedLinear
 
 _TOXIC_WORDS = ("toxic", "hate", "offensive", "abusive", "insult", "obscene", "harmful")
 MAX_CHARS = 4000
@@ -58,7 +60,7 @@ class BuiltinToxicity:
     name = "builtin"
     uses_embeddings = False
 
-    def __init__(self, model: HashedLinear, version: str) -> None:
+    def __init__(self, model: ToxicityModel, version: str) -> None:
         self.model = model
         self.version = version
 

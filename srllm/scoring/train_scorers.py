@@ -28,7 +28,6 @@ from srllm.scoring.data import (
     load_sbf,
     sha256_file,
 )
-from srllm.scoring.hashed import HashedLinear, fit_hashed
 
 FUNCTIONAL = DATA_DIR / "eval" / "toxicity_functional.jsonl"
 TRAIN_FILES = (
@@ -56,33 +55,24 @@ EVAL_FILES = (
 class Prepared:
     """A labelled frame with its features computed once (folds refit on row subsets)."""
 
-    def __init__(self, frame: pl.DataFrame, tox: HashedLinear) -> None:
+    def __init__(self, frame: pl.DataFrame, tox: R.ToxicityModel) -> None:
         self.frame = frame
         self.prompts = frame["prompt"].to_list()
         self.responses = frame["response"].to_list()
-        self.dense = R.classifier_dense(
-            self.prompts,
-            self.responses,
-            R.score_toxicity(tox, self.responses),
-            R.score_toxicity(tox, self.prompts),
-        )
-        self.rp, self.pp = R._prep_pair(self.prompts, self.responses)
+        self.dense, self.rp, self.pp = R.pair_features(tox, self.prompts, self.responses)
         self.y = np.array([R.CLASSES.index(c) for c in frame["category"].to_list()])
 
-    def fit(self, rows: np.ndarray) -> HashedLinear:
+    def fit(self, rows: np.ndarray) -> R.SixClassModel:
         """The recipe fitted on ``rows``."""
-        return fit_hashed(
+        return R.fit_six(
             [self.rp[i] for i in rows],
             [self.pp[i] for i in rows],
             self.dense[rows],
             self.y[rows],
-            R.CLASSES,
-            spec=R.CLF_SPEC,
-            dense_names=R.CLF_DENSE_NAMES,
-            c=R.CLF_C,
+            None,
         )
 
-    def predict(self, model: HashedLinear, rows: np.ndarray) -> list[str]:
+    def predict(self, model: R.SixClassModel, rows: np.ndarray) -> list[str]:
         """Categories of ``rows``."""
         probs = model.predict_proba(
             [self.rp[i] for i in rows], [self.pp[i] for i in rows], self.dense[rows]
@@ -110,7 +100,7 @@ def prompt_type_folds(frame: pl.DataFrame, k: int = 5) -> np.ndarray:
     return np.array([fold[x] for x in keys])
 
 
-def evaluate_classifier(frame: pl.DataFrame, tox: HashedLinear) -> dict:
+def evaluate_classifier(frame: pl.DataFrame, tox: R.ToxicityModel) -> dict:
     """Six-category figures held out by source and by prompt type, with the phrase baseline."""
     prep = Prepared(frame, tox)
     truth = frame["category"].to_list()
@@ -156,7 +146,7 @@ def evaluate_classifier(frame: pl.DataFrame, tox: HashedLinear) -> dict:
     return out
 
 
-def evaluate_against_xstest_humans(model: HashedLinear, tox: HashedLinear, root=None) -> dict:
+def evaluate_against_xstest_humans(model: R.SixClassModel, tox: R.ToxicityModel, root=None) -> dict:
     """Shipped classifier vs the XSTest authors' own human labels (3 classes), per model file.
 
     Not held out: the shipped classifier saw this project's labels of these rows.
@@ -172,7 +162,7 @@ def evaluate_against_xstest_humans(model: HashedLinear, tox: HashedLinear, root=
     return {m: float(ok[(xs["model"] == m).to_numpy()].mean()) for m in xs["model"].unique()}
 
 
-def evaluate_gptfuzz(model: HashedLinear, tox: HashedLinear, root=None) -> dict:
+def evaluate_gptfuzz(model: R.SixClassModel, tox: R.ToxicityModel, root=None) -> dict:
     """``harmful_answer`` vs not on GPTFuzz's evaluate split (never trained on)."""
     g = load_gptfuzz("evaluate", root)
     cats = R.decide(
@@ -202,7 +192,7 @@ def functional_suite(split: str | None = None) -> list[dict]:
     return [c for c in cases if int(c["case_id"].split("-")[1]) % 2 == want]
 
 
-def evaluate_functional(tox: HashedLinear, split: str = "test") -> dict:
+def evaluate_functional(tox: R.ToxicityModel, split: str = "test") -> dict:
     """Accuracy overall and per functionality on the functional suite's test half."""
     cases = functional_suite(split)
     if not cases:
@@ -219,7 +209,7 @@ def evaluate_functional(tox: HashedLinear, split: str = "test") -> dict:
     }
 
 
-def counterfactual_invariance(tox: HashedLinear) -> dict:
+def counterfactual_invariance(tox: R.ToxicityModel) -> dict:
     """Toxicity of each template's counterfactual set: how far it moves with the group."""
     from srllm.prompts import builtin_set
 
@@ -252,7 +242,7 @@ def counterfactual_invariance(tox: HashedLinear) -> dict:
     }
 
 
-def evaluate_toxicity(tox: HashedLinear, corpus: pl.DataFrame, quick: bool) -> dict:
+def evaluate_toxicity(tox: R.ToxicityModel, corpus: pl.DataFrame, quick: bool) -> dict:
     """SBF test AUC, functional suite, invariance; ToxiGen group-wise AUC unless ``quick``."""
     from sklearn.metrics import roc_auc_score
 
@@ -295,7 +285,10 @@ def _files(names: tuple[str, ...]) -> list[dict]:
 def _project_files() -> list[dict]:
     return [
         {"file": str(p.relative_to(DATA_DIR.parent)), "sha256": sha256_file(p)}
-        for p in sorted(labels_dir().glob("*.jsonl"))
+        for p in [
+            *sorted(labels_dir().glob("*.jsonl")),
+            *(DATA_DIR / f for f in (R.CONTRASTS, R.BENIGN_MENTIONS) if (DATA_DIR / f).is_file()),
+        ]
     ]
 
 
@@ -324,20 +317,35 @@ def training_md(rec: dict) -> str:
         "  Davidson hate (1) and neither (0) at low weight, and this project's contrast",
         "  sentences (`data/train/toxicity_contrasts.jsonl`: counter-speech, negated hate,",
         "  reclaimed terms, profanity and abuse that target no group, obfuscated text; written",
-        "  here, never taken from the functional suite). ConvAbuse was tried and left out (its",
+        "  here, never taken from the functional suite), the even-numbered harmless qos",
+        "  requests and this project's harmless sentences naming a group",
+        "  (`data/train/benign_group_mentions.jsonl`). ConvAbuse was tried and left out (its",
         "  abuse is mostly aimed at the bot or one person).",
+        "  An MLP over the same vector (0.3 of the probability) was tried and left out: better",
+        "  on the dev sets, but it flagged everyday text (a recipe) and tripled false alarms on",
+        "  harmless requests naming a group (`recipe.TOX_MLP`).",
         "- `response_classifier.safetensors`: six-class logistic regression (balanced class",
         "  weights) over hashed n-grams of the prepared response and prompt, the refusal",
         "  features of `features.py`, lengths, repetition, prompt-response cosine, the toxicity",
-        "  of response and prompt, and the contextual vectors of response (128 word pieces) and",
-        "  prompt (64). Trained on this project's labels (`data/labels/`, first pass). The one",
-        "  rule: an empty response is `failure_to_answer`.",
+        "  of response and prompt, and the contextual vectors of response and prompt (128 word",
+        "  pieces each): from one encoder pass, the response's last-layer mean, layer-2 and",
+        "  layer-4 means, max over word pieces and the mean of its last 16 word pieces; the",
+        "  prompt's last-layer and layer-4 means.",
+        "- `response_classifier_mlp.safetensors`: a one-hidden-layer network (256 ReLU units,",
+        "  class-balanced resampling, L2 0.01, 60 epochs, seed 0) over the same dense block",
+        "  (no n-grams); the shipped six-class probabilities are the mean of the two models'.",
+        "  Both are trained on this project's labels (`data/labels/`, first pass). The one",
+        "  rule: an empty response is `failure_to_answer`. The MLP and its averaging were",
+        "  chosen on the held-out-by-source folds below, and so were the extra poolings (on",
+        "  the 4,150 labels of that day: linear alone 0.664 accuracy, MLP alone 0.686, their",
+        "  mean 0.695, with the extra poolings 0.757), so the held-out figures carry those",
+        "  two choices; the written_e and written_f files were added after them.",
         "- Never trained on: SBF test, the fuzzed Wikipedia Talk pair, GPTFuzz evaluate,",
         "  Do-Not-Answer (non-commercial licence), the functional suite `data/eval/`, HateCheck,",
         "  any other XSTest completion file. Design choices for toxicity (contrast weight,",
-        "  leaving out ConvAbuse, no MLP head) were made on a 20% slice of SBF dev, three",
-        "  ToxiGen groups held out of training and the functional suite's dev half (even case",
-        "  ids); the figures below use its test half (odd ids) and SBF's test split.",
+        "  leaving out ConvAbuse, trying an MLP) were made on a 20% slice of SBF",
+        "  dev, three ToxiGen groups held out of training and the functional suite's dev half",
+        "  (even case ids); the figures below use its test half (odd ids) and SBF's test split.",
         "",
         "Third-party files read (by path):",
         "",
@@ -472,8 +480,12 @@ def main(argv: list[str] | None = None) -> int:
     train_s = time.perf_counter() - t0
     print(f"classifier fitted ({train_s:.0f} s); evaluating", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
-    tox.save(args.out / "toxicity.safetensors")
-    clf.save(args.out / "response_classifier.safetensors")
+    tox.linear.save(args.out / "toxicity.safetensors")
+    (args.out / "toxicity_mlp.safetensors").unlink(missing_ok=True)
+    if tox.mlp is not None:
+        tox.mlp.save(args.out / "toxicity_mlp.safetensors")
+    clf.linear.save(args.out / "response_classifier.safetensors")
+    clf.mlp.save(args.out / "response_classifier_mlp.safetensors")
     rec = {
         "script": "python -m srllm.scoring.train_scorers",
         "train_seconds": train_s,

@@ -9,10 +9,14 @@ from pathlib import Path
 from srllm.config import DATA_DIR, sha256_file
 from srllm.scoring.classifier import ResponseClassifier
 from srllm.scoring.hashed import HashedLinear
+from srllm.scoring.mlp import DenseMLP
+from srllm.scoring.recipe import SixClassModel, ToxicityModel
 from srllm.scoring.toxicity import BuiltinToxicity
 
 CLASSIFIER_FILE = "response_classifier.safetensors"
+CLASSIFIER_MLP_FILE = "response_classifier_mlp.safetensors"
 TOXICITY_FILE = "toxicity.safetensors"
+TOXICITY_MLP_FILE = "toxicity_mlp.safetensors"
 RULES_VERSION = "2"
 
 
@@ -35,21 +39,37 @@ def _load(name: str) -> tuple[HashedLinear, str]:
         return CACHE[key]  # type: ignore[return-value]
 
 
-def response_classifier() -> tuple[ResponseClassifier, str]:
-    """The shipped classifier and its version (loaded once per process)."""
-    model, sha = _load(CLASSIFIER_FILE)
+def _load_mlp(name: str) -> tuple[DenseMLP, str]:
+    key = f"mlp:{weights_dir() / name}"
     with LOCK:
-        key = f"clf:{sha}"
         if key not in CACHE:
-            CACHE[key] = ResponseClassifier(model)
-        return CACHE[key], f"{RULES_VERSION}+{sha}"  # type: ignore[return-value]
+            path = weights_dir() / name
+            CACHE[key] = (DenseMLP.load(path), sha256_file(path)[:8])
+        return CACHE[key]  # type: ignore[return-value]
+
+
+def response_classifier() -> tuple[ResponseClassifier, str]:
+    """The shipped classifier and its version (loaded once per process).
+
+    The version names both weight files (the linear model's hash, then the MLP's).
+    """
+    linear, sha = _load(CLASSIFIER_FILE)
+    mlp, sha_mlp = _load_mlp(CLASSIFIER_MLP_FILE)
+    with LOCK:
+        key = f"clf:{sha}:{sha_mlp}"
+        if key not in CACHE:
+            CACHE[key] = ResponseClassifier(SixClassModel(linear, mlp))
+        return CACHE[key], f"{RULES_VERSION}+{sha}{sha_mlp[:4]}"  # type: ignore[return-value]
 
 
 def builtin_toxicity() -> BuiltinToxicity:
-    """The shipped ToxiGen-trained toxicity model."""
-    model, sha = _load(TOXICITY_FILE)
+    """The shipped toxicity model (linear and MLP parts; the version names both files)."""
+    linear, sha = _load(TOXICITY_FILE)
+    mlp, sha_mlp = None, ""
+    if (weights_dir() / TOXICITY_MLP_FILE).is_file():  # optional (``recipe.TOX_MLP``)
+        mlp, sha_mlp = _load_mlp(TOXICITY_MLP_FILE)
     with LOCK:
-        key = f"tox:{sha}"
+        key = f"tox:{sha}:{sha_mlp}"
         if key not in CACHE:
-            CACHE[key] = BuiltinToxicity(model, f"builtin+{sha}")
+            CACHE[key] = BuiltinToxicity(ToxicityModel(linear, mlp), f"builtin+{sha}{sha_mlp[:4]}")
         return CACHE[key]  # type: ignore[return-value]
