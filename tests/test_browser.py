@@ -70,12 +70,8 @@ def test_live_probe_then_disparities_in_a_real_browser(server):
         expect(page.get_by_text("Groups that differ from the rest")).to_be_visible(timeout=60_000)
         page.wait_for_timeout(2000)
         page.screenshot(path=str(ARTIFACTS / "disparities.png"), full_page=True)
-        # the prompt-kind selector: benign prompts by default, every kind pooled on request
+        # the prompt-kind selector's default: refusals on benign prompts, and the page says so
         expect(page.get_by_text("Analysed: benign prompts")).to_be_visible(timeout=30_000)
-        page.get_by_text("default (benign)").click()
-        page.get_by_role("option", name="all", exact=True).click()
-        expect(page.get_by_text("every prompt kind pooled")).to_be_visible(timeout=30_000)
-        page.screenshot(path=str(ARTIFACTS / "disparities_all_kinds.png"), full_page=True)
 
         # Untrusted text stays inert: open the drill-down of responses and the review page.
         page.get_by_role("tab", name="Responses").click()
