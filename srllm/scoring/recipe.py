@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from srllm.scoring.embed import cosine_rows
+from srllm.scoring.embed import POOLINGS, cosine_rows
 from srllm.scoring.features import FEATURE_NAMES, refusal_features, repetition_ratio, word_count
 from srllm.scoring.hashed import HashedLinear, HashSpec, fit_hashed
 from srllm.scoring.mlp import DenseMLP, fit_mlp
@@ -354,12 +354,11 @@ def score_toxicity(
 DENSE_EXTRA = ("log_words", "repetition", "prompt_cosine", "toxicity", "empty", "prompt_toxicity")
 # the response's every pooling (``embed.POOLINGS``); the prompt's last-layer and layer-4 means
 PROMPT_POOLS = (0, 2)
-_POOL_NAMES = ("mean", "mean_layer2", "mean_layer4", "max", "tail_mean")  # = embed.POOLINGS
 CLF_DENSE_NAMES = (
     *FEATURE_NAMES,
     *DENSE_EXTRA,
-    *(f"resp_{p}{i}" for p in _POOL_NAMES for i in range(384)),
-    *(f"prompt_{_POOL_NAMES[p]}{i}" for p in PROMPT_POOLS for i in range(384)),
+    *(f"resp_{p}{i}" for p in POOLINGS for i in range(384)),
+    *(f"prompt_{POOLINGS[p]}{i}" for p in PROMPT_POOLS for i in range(384)),
 )
 
 
