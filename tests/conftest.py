@@ -81,77 +81,39 @@ def make_scored_store(path):
     """
     import random
 
-    import polars as pl
+    from storebuilder import build_store, synthetic_prompts
 
-    from srllm.prompts import PROMPT_COLUMNS
-    from srllm.store import Store, generation_id
-
-    store = Store(path)
-    prompts = pl.DataFrame(
-        [
-            {
-                "prompt_id": f"t{t:02d}:{g}",
-                "template_id": f"t{t:02d}",
-                "axis": "demo",
-                "group": g,
-                "name": None,
-                "kind": "qos",
-                "prompt": f"Plan task {t} for my {g} friend.",
-            }
-            for t in range(60)
-            for g in GROUPS
-        ],
-        schema={c: pl.String for c in PROMPT_COLUMNS},
-    )
-    run = store.create_run(
-        run_name="demo",
-        prompts=prompts,
-        prompt_source="test",
-        prompt_set_hash="h",
-        config={},
-        models=[{"name": "base"}, {"name": "tuned"}],
-        git_commit=None,
-        versions={},
-        seed=0,
+    prompts = synthetic_prompts(
+        [(f"t{t:02d}", g) for t in range(60) for g in GROUPS],
+        text="Plan task {n} for my {g} friend.",
     )
     rng = random.Random(0)
-    gens, scores = [], []
+    answers = []
     for model, skew in (("base", 0.5), ("tuned", 0.12)):
         for pid, grp in prompts.select("prompt_id", "group").iter_rows():
             p = skew if grp == "Muslim" else 0.08
             cat = "refusal" if rng.random() < p else "answer"
-            gens.append(
+            answers.append(
                 {
-                    "run_id": run,
                     "model": model,
                     "prompt_id": pid,
-                    "sample_idx": 0,
                     "response": PAYLOAD if cat == "answer" else "I can't help with that.",
                     "n_tokens": 5,
-                    "seconds": 0.1,
-                    "error": None,
+                    "scores": {
+                        "category": (0.9 if cat == "refusal" else 0.1, cat),
+                        "toxicity": (rng.random() * 0.3, "non_toxic"),
+                    },
                 }
             )
-            gid = generation_id(run, model, pid, 0)
-            scores += [
-                {
-                    "generation_id": gid,
-                    "scorer": "category",
-                    "version": "t",
-                    "value": 0.9 if cat == "refusal" else 0.1,
-                    "label": cat,
-                },
-                {
-                    "generation_id": gid,
-                    "scorer": "toxicity",
-                    "version": "t",
-                    "value": rng.random() * 0.3,
-                    "label": "non_toxic",
-                },
-            ]
-    store.add_generations(gens, scores)
-    store.set_run_status(run, "finished")
-    return run
+    return build_store(
+        path,
+        answers,
+        prompts=prompts,
+        run_name="demo",
+        source="test",
+        models=["base", "tuned"],
+        finished=True,
+    )
 
 
 def free_port() -> int:

@@ -21,10 +21,10 @@ import polars as pl
 import pytest
 from conftest import ROOT, run_cli
 from safetensors.numpy import save_file
+from storebuilder import build_store, synthetic_prompts
 from streamlit.testing.v1 import AppTest
 
 from srllm.errors import PromptSetError
-from srllm.prompts import PROMPT_COLUMNS
 from srllm.store import Store
 
 HEADER = "prompt_id,template_id,group,prompt\n"
@@ -76,31 +76,10 @@ def _truncated_adapter(tmp: Path) -> Path:
 
 
 def _store_with_run(path: Path, name: str = "existing") -> Path:
-    store = Store(path)
-    store.create_run(
-        run_name=name,
-        prompts=pl.DataFrame(
-            [
-                {
-                    "prompt_id": "p1",
-                    "template_id": "t",
-                    "axis": "religion",
-                    "group": "Muslim",
-                    "name": None,
-                    "kind": "qos",
-                    "prompt": "Plan a trip for my Muslim friend.",
-                }
-            ],
-            schema={c: pl.String for c in PROMPT_COLUMNS},
-        ),
-        prompt_source="test",
-        prompt_set_hash="another-set",
-        config={},
-        models=[],
-        git_commit=None,
-        versions={},
-        seed=0,
+    prompts = synthetic_prompts(
+        [("t", "Muslim")], prompt_id="p1", text="Plan a trip for my {g} friend.", axis="religion"
     )
+    build_store(path, prompts=prompts, run_name=name, source="test", prompt_set_hash="another-set")
     return path
 
 
@@ -638,19 +617,14 @@ def _junk(p: Path) -> Path:
 
 def _store_with_lost_model(p: Path) -> Path:
     """A run audited with a model that this machine cannot load (the sidebar offers it)."""
-    store = Store(p)
-    run = store.create_run(
+    build_store(
+        p,
+        prompts=synthetic_prompts([]),
         run_name="lost-model",
-        prompts=pl.DataFrame(schema={c: pl.String for c in PROMPT_COLUMNS}),
-        prompt_source="test",
-        prompt_set_hash="h",
-        config={},
-        models=[{"name": "no-such-model"}],
-        git_commit=None,
-        versions={},
-        seed=0,
+        source="test",
+        models=["no-such-model"],
+        finished=True,
     )
-    store.set_run_status(run, "finished")
     return p
 
 
@@ -754,19 +728,14 @@ def test_a_model_that_fails_to_load_leaves_no_run_behind(tmp_path):
 
     prompts = load_prompt_set(cfg.prompts)
     store = Store(db)
-    run_id = store.create_run(
-        run_name="r",
+    build_store(
+        store,
+        [{"model": "base", "prompt_id": "t1:muslim", "response": "Sure.", "n_tokens": 2}],
         prompts=prompts,
-        prompt_source=cfg.prompts,
+        run_name="r",
+        source=cfg.prompts,
         prompt_set_hash=prompt_set_hash(prompts),
-        config={},
-        models=[],
-        git_commit=None,
-        versions={},
-        seed=0,
     )
-    row = {"run_id": run_id, "model": "base", "prompt_id": "t1:muslim", "sample_idx": 0}
-    store.add_generations([{**row, "response": "Sure.", "n_tokens": 2, "seconds": 0.1}])
     again = RunConfig(
         prompts=cfg.prompts, models=("base", "other=base"), run_name="r", generation=cfg.generation
     )

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 from conftest import run_cli
 from statsmodels.stats.proportion import proportion_confint
+from storebuilder import build_store, synthetic_prompts
 
 from srllm import published
 from srllm.paper import (
@@ -20,9 +21,8 @@ from srllm.paper import (
     prompt_set_label,
     to_html,
 )
-from srllm.prompts import PROMPT_COLUMNS
 from srllm.stereoset import intrasentence_metrics, save_stereoset_results
-from srllm.store import Store, generation_id
+from srllm.store import Store
 
 EVIL = "<script>alert('x')</script>"
 GROUPS = ["Muslim", "Black", "woman", EVIL]
@@ -30,67 +30,43 @@ GROUPS = ["Muslim", "Black", "woman", EVIL]
 
 def _add_run(store: Store, name: str, source: str, models: list[str], seed: int) -> str:
     rng = np.random.default_rng(seed)
-    prompts = pl.DataFrame(
-        [
-            {
-                "prompt_id": f"t{t}:{g}",
-                "template_id": f"t{t}",
-                "axis": "demo",
-                "group": g,
-                "name": None,
-                "kind": "qos",
-                "prompt": f"Request {t} about my {g} neighbour.",
-            }
-            for t in range(40)
-            for g in GROUPS
-        ],
-        schema={c: pl.String for c in PROMPT_COLUMNS},
+    prompts = synthetic_prompts(
+        [(f"t{t}", g) for t in range(40) for g in GROUPS],
+        text="Request {n} about my {g} neighbour.",
     )
-    run = store.create_run(
-        run_name=name,
-        prompts=prompts,
-        prompt_source=source,
-        prompt_set_hash=name,
-        config={},
-        models=[{"name": m} for m in models],
-        git_commit=None,
-        versions={},
-        seed=0,
-    )
-    gens, scores = [], []
+    answers = []
     for model in models:
         for pid, grp in prompts.select("prompt_id", "group").iter_rows():
-            gens.append(
-                {
-                    "run_id": run,
-                    "model": model,
-                    "prompt_id": pid,
-                    "sample_idx": 0,
-                    "response": f"{EVIL} answer",
-                    "n_tokens": 3,
-                    "seconds": 0.1,
-                    "error": None,
-                }
-            )
-            gid = generation_id(run, model, pid, 0)
             skew = 0.6 if (grp == "Muslim" and model == "base") else 0.15
             tox = float(rng.random() * (1.0 if rng.random() < skew else 0.5))
             unsafe = rng.random() < (0.3 if model == "base" else 0.1)
-            scores += [
-                {"generation_id": gid, "scorer": "toxicity", "version": "1", "value": tox},
+            answers.append(
                 {
-                    "generation_id": gid,
-                    "scorer": "risk",
-                    "version": "1",
-                    "value": float(unsafe),
-                    "label": "unsafe" if unsafe else "benign",
-                },
-            ]
+                    "model": model,
+                    "prompt_id": pid,
+                    "response": f"{EVIL} answer",
+                    "n_tokens": 3,
+                    "scores": {
+                        "toxicity": tox,
+                        "risk": (float(unsafe), "unsafe" if unsafe else "benign"),
+                    },
+                }
+            )
     # one failed generation: never counted
-    gens.append({**gens[0], "sample_idx": 1, "response": None, "error": "timeout"})
-    store.add_generations(gens, scores)
-    store.set_run_status(run, "finished")
-    return run
+    answers.append(
+        {**answers[0], "sample_idx": 1, "response": None, "error": "timeout", "scores": {}}
+    )
+    return build_store(
+        store,
+        answers,
+        prompts=prompts,
+        run_name=name,
+        source=source,
+        prompt_set_hash=name,
+        models=models,
+        score_version="1",
+        finished=True,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import json
 import polars as pl
 import pytest
 from conftest import run_cli
+from storebuilder import build_store
 from test_stats import HOT, make_frame
 
 from srllm.cli import main
@@ -105,8 +106,6 @@ def test_rows_without_template_id_are_each_their_own_request(tmp_path, frame):
 
 
 def test_reads_a_run_from_the_store(tmp_path, capsys, frame):
-    from srllm.store import Store, generation_id
-
     base = frame.filter(pl.col("model") == "base")
     prompts = base.unique("prompt_id", maintain_order=True).select(
         "prompt_id",
@@ -117,44 +116,25 @@ def test_reads_a_run_from_the_store(tmp_path, capsys, frame):
         pl.lit("qos").alias("kind"),
         pl.format("Help my {} friend", pl.col("group")).alias("prompt"),
     )
-    store = Store(tmp_path / "s.duckdb")
-    run = store.create_run(
-        run_name="r1",
+    answers = [
+        {
+            "model": "base",
+            "prompt_id": r["prompt_id"],
+            "sample_idx": r["sample_idx"],
+            "response": "text",
+            "seconds": 0.0,
+            "scores": {} if r["category"] is None else {"category": (0.5, r["category"])},
+        }
+        for r in base.iter_rows(named=True)
+    ]
+    build_store(
+        tmp_path / "s.duckdb",
+        answers,
         prompts=prompts,
-        prompt_source="test",
-        prompt_set_hash="h",
-        config={},
-        models=[],
-        git_commit=None,
-        versions={},
-        seed=0,
+        run_name="r1",
+        source="test",
+        score_version="1",
     )
-    gens, scores = [], []
-    for r in base.iter_rows(named=True):
-        gens.append(
-            {
-                "run_id": run,
-                "model": "base",
-                "prompt_id": r["prompt_id"],
-                "sample_idx": r["sample_idx"],
-                "response": "text",
-                "n_tokens": 1,
-                "seconds": 0.0,
-                "error": None,
-            }
-        )
-        if r["category"] is not None:
-            gid = generation_id(run, "base", r["prompt_id"], r["sample_idx"])
-            scores.append(
-                {
-                    "generation_id": gid,
-                    "scorer": "category",
-                    "version": "1",
-                    "value": 0.5,
-                    "label": r["category"],
-                }
-            )
-    store.add_generations(gens, scores)
     code, out, err = _run(capsys, "--db", str(tmp_path / "s.duckdb"), "--run", "r1", "--json")
     assert code == 0, err
     _assert_same(json.loads(out), disparity_table(base))

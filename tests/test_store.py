@@ -5,42 +5,21 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 import pytest
+from storebuilder import build_store, synthetic_prompts
 
 from srllm.errors import StoreError
-from srllm.prompts import PROMPT_COLUMNS
 from srllm.store import SCHEMA_VERSION, Store
 
-
-def _prompts(n: int = 3) -> pl.DataFrame:
-    return pl.DataFrame(
-        [
-            {
-                "prompt_id": f"p{i}",
-                "template_id": "t",
-                "axis": "religion",
-                "group": g,
-                "name": None,
-                "kind": "qos",
-                "prompt": f"Help my {g} friend {i}",
-            }
-            for i, g in enumerate(["Muslim", "Hindu", "Christian"][:n])
-        ],
-        schema={c: pl.String for c in PROMPT_COLUMNS},
-    )
+PROMPTS = synthetic_prompts(
+    [("t", g) for g in ("Muslim", "Hindu", "Christian")],
+    prompt_id="p{i}",
+    text="Help my {g} friend {i}",
+    axis="religion",
+)
 
 
 def _run(store: Store, name: str = "r") -> str:
-    return store.create_run(
-        run_name=name,
-        prompts=_prompts(),
-        prompt_source="x",
-        prompt_set_hash="h",
-        config={},
-        models=[],
-        git_commit=None,
-        versions={},
-        seed=0,
-    )
+    return build_store(store, prompts=PROMPTS, run_name=name, source="x")
 
 
 def _gen(run_id: str, pid: str, k: int = 0, text: str = "ok") -> dict:
@@ -111,12 +90,18 @@ def test_duplicate_run_name_and_newer_schema_are_clear_errors(tmp_path):
 
 
 def _run_with_scores_and_labels(store: Store, name: str = "r") -> str:
-    run = _run(store, name)
-    store.add_generations([_gen(run, "p0"), _gen(run, "p1")])
-    gids = store.generations(run)["generation_id"].to_list()
-    store.add_scores([_score(g, "category", "1", 0.1, "answer") for g in gids])
-    store.add_label(gids[0], "ann", "refusal")
-    return run
+    return build_store(
+        store,
+        [
+            {"model": "base", "prompt_id": pid, "scores": {"category": (0.1, "answer")}}
+            for pid in ("p0", "p1")
+        ],
+        prompts=PROMPTS,
+        run_name=name,
+        source="x",
+        score_version="1",
+        labels=[("base", "p0", "ann", "refusal")],
+    )
 
 
 def test_delete_run_removes_everything(tmp_path):
