@@ -184,21 +184,12 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """One flag per ``TrainArgs`` field, plus ``--config``."""
+    from srllm.config import add_dataclass_arguments
+
     parser = _Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", help="YAML file of arguments; flags override it")
-    for f in dataclasses.fields(TrainArgs):
-        flag = "--" + f.name.replace("_", "-")
-        helptext = f.metadata.get("help", "")
-        if f.type in ("bool", bool):
-            parser.add_argument(
-                flag,
-                dest=f.name,
-                default=None,
-                help=helptext,
-                action=argparse.BooleanOptionalAction,
-            )
-        else:
-            parser.add_argument(flag, dest=f.name, default=None, help=helptext)
+    # Every flag defaults to None so that only those given override the preset and the YAML.
+    add_dataclass_arguments(parser, TrainArgs, overrides=True)
     return parser
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import os
 import sys
+import types
+import typing
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from srllm.errors import ConfigError
 
@@ -24,8 +30,9 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SRLLM_CACHE", str(Path.home() / ".cache" / "srllm")))
 
 
-def _meta(help_text: str) -> dict[str, str]:
-    return {"help": help_text}
+def _meta(help_text: str, **cli: str) -> dict[str, str]:
+    """Field metadata: its help, plus ``metavar`` or ``no_help`` for its command-line flag."""
+    return {"help": help_text, **cli}
 
 
 @dataclass(frozen=True)
@@ -81,14 +88,12 @@ class ModelSpec:
 class GenerationConfig:
     """Decoding settings; greedy when ``temperature`` is 0."""
 
-    max_new_tokens: int = field(default=64, metadata=_meta("New tokens per response."))
-    temperature: float = field(default=0.0, metadata=_meta("0 means greedy decoding."))
-    top_p: float = field(default=1.0, metadata=_meta("Nucleus sampling mass when sampling."))
-    seed: int = field(default=0, metadata=_meta("Seed for sampling; per prompt and sample."))
-    batch_size: int = field(default=16, metadata=_meta("Prompts generated together."))
-    system_prompt: str | None = field(
-        default=None, metadata=_meta("Optional system message added to every chat.")
-    )
+    max_new_tokens: int = field(default=64, metadata=_meta("new tokens per response"))
+    temperature: float = field(default=0.0, metadata=_meta("0 = greedy"))
+    top_p: float = field(default=1.0, metadata=_meta("nucleus sampling mass when sampling"))
+    seed: int = field(default=0, metadata=_meta("seed for sampling; per prompt and sample"))
+    batch_size: int = field(default=16, metadata=_meta("prompts generated together"))
+    system_prompt: str | None = field(default=None, metadata=_meta("system message for every chat"))
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_new_tokens <= 8192:
@@ -114,16 +119,29 @@ class GenerationConfig:
 class RunConfig:
     """One audit run: a prompt set, the models and the decoding settings."""
 
-    prompts: str = field(metadata=_meta("Built-in set name or path to a prompt file."))
-    models: tuple[str, ...] = field(metadata=_meta("Model names or specs, e.g. base,tuned."))
-    run_name: str | None = field(default=None, metadata=_meta("Name; reusing it resumes."))
-    samples: int = field(default=1, metadata=_meta("Responses per prompt and model."))
-    limit: int | None = field(default=None, metadata=_meta("Only the first N prompts."))
+    prompts: str = field(metadata=_meta("built-in set (qos, stereotype, default) or file"))
+    models: tuple[str, ...] = field(
+        metadata=_meta("comma-separated: base,tuned,DIR,org/name,openai:URL#MODEL")
+    )
+    run_name: str | None = field(
+        default=None, metadata=_meta("name of the run; the same name resumes it")
+    )
+    samples: int = field(default=1, metadata=_meta("responses per prompt (needs sampling)"))
+    limit: int | None = field(default=None, metadata=_meta("only the first N prompts"))
     generation: GenerationConfig = field(default_factory=GenerationConfig)
-    score: bool = field(default=True, metadata=_meta("Score responses as they are stored."))
+    score: bool = field(
+        default=True,
+        metadata=_meta(
+            "score responses as they are stored", no_help="store responses without scoring"
+        ),
+    )
     judge: str | None = field(
         default=None,
-        metadata=_meta("An OpenAI-compatible judge (openai:URL#MODEL) scored beside the rest."),
+        metadata=_meta(
+            "also judge every response with this OpenAI-compatible model (stored as scorer "
+            "'judge'; a malformed answer is kept as 'malformed' with the raw answer)",
+            metavar="openai:URL#MODEL",
+        ),
     )
 
     def __post_init__(self) -> None:
@@ -141,6 +159,105 @@ class RunConfig:
         d = asdict(self)
         d["models"] = list(self.models)
         return d
+
+
+def _flag_type(hint: Any) -> Any:
+    """The type behind an annotation: ``int`` for ``int | None``."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
+        (inner,) = [a for a in args if a is not type(None)]
+        return inner
+    return hint
+
+
+def _comma_separated(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def add_dataclass_arguments(
+    parser: argparse.ArgumentParser,
+    cls: type,
+    *,
+    include: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
+    defaults: Mapping[str, Any] | None = None,
+    overrides: bool = False,
+) -> None:
+    """Add one ``--field-name`` flag per field of the config dataclass ``cls``.
+
+    Help is the field's ``help`` metadata, the default its default (or ``defaults[name]``),
+    the type its annotation's: ``int``, ``float``, ``str`` (or None of those) and
+    ``tuple[str, ...]`` as a comma-separated list. A field without a default is a required
+    flag. A bool is ``--name`` when it defaults to False and ``--no-name`` (help: its
+    ``no_help``) when it defaults to True. A field holding a config dataclass adds that
+    one's flags in its place. ``include``/``exclude`` pick fields by name (nested ones
+    too). With ``overrides``, every flag defaults to None and keeps the text as given, and
+    a bool is ``--name``/``--no-name``: for values laid over others (see ``train.py``).
+    """
+    hints = typing.get_type_hints(cls)
+    wanted = None if include is None else set(include)
+    skip, given = set(exclude), dict(defaults or {})
+    for f in dataclasses.fields(cls):
+        hint = hints.get(f.name, f.type)
+        if dataclasses.is_dataclass(hint):
+            add_dataclass_arguments(
+                parser, hint, include=wanted, exclude=skip, defaults=given, overrides=overrides
+            )
+            continue
+        if f.name in skip or (wanted is not None and f.name not in wanted):
+            continue
+        flag, meta = "--" + f.name.replace("_", "-"), f.metadata
+        kwargs: dict[str, Any] = {"dest": f.name, "help": meta.get("help")}
+        if "metavar" in meta:
+            kwargs["metavar"] = meta["metavar"]
+        if f.name in given:
+            default = given[f.name]
+        elif f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = dataclasses.MISSING
+        typ = _flag_type(hint)
+        if overrides:
+            if typ is bool:
+                kwargs["action"] = argparse.BooleanOptionalAction
+            parser.add_argument(flag, default=None, **kwargs)
+        elif typ is bool and default is True:
+            kwargs["help"] = meta.get("no_help", kwargs["help"])
+            flag = "--no-" + f.name.replace("_", "-")
+            parser.add_argument(flag, action="store_false", default=True, **kwargs)
+        elif typ is bool:
+            parser.add_argument(flag, action="store_true", default=False, **kwargs)
+        else:
+            if typing.get_origin(typ) is tuple:
+                kwargs["type"] = _comma_separated
+            elif typ in (int, float):
+                kwargs["type"] = typ
+            if default is dataclasses.MISSING:
+                kwargs["required"] = True
+            else:
+                kwargs["default"] = default
+            parser.add_argument(flag, **kwargs)
+
+
+T = TypeVar("T")
+
+
+def config_from_args(cls: type[T], args: argparse.Namespace, **values: Any) -> T:
+    """Build ``cls`` (and the config dataclasses it holds) from parsed flags.
+
+    Fields without a flag keep their default; ``values`` override what the flags say.
+    """
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        hint = hints.get(f.name, f.type)
+        if dataclasses.is_dataclass(hint):
+            kwargs[f.name] = config_from_args(hint, args)
+        elif hasattr(args, f.name):
+            kwargs[f.name] = getattr(args, f.name)
+    return cls(**{**kwargs, **values})
 
 
 def prefer_passive_openmp() -> bool:

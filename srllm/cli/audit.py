@@ -8,36 +8,15 @@ import os
 import sys
 from pathlib import Path
 
-from srllm.config import DEFAULT_DB, GenerationConfig, RunConfig
+from srllm.config import DEFAULT_DB, RunConfig, add_dataclass_arguments, config_from_args
 from srllm.errors import ConfigError, DataError, StoreError
-
-JUDGE_HELP = (
-    "also judge every response with this OpenAI-compatible model (stored as scorer 'judge'; "
-    "a malformed answer is kept as 'malformed' with the raw answer)"
-)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the generation and export commands."""
     p = sub.add_parser("audit", help="generate (and score) responses for a prompt set")
-    p.add_argument(
-        "--prompts", required=True, help="built-in set (qos, stereotype, default) or file"
-    )
-    p.add_argument(
-        "--models", required=True, help="comma-separated: base,tuned,DIR,org/name,openai:URL#MODEL"
-    )
+    add_dataclass_arguments(p, RunConfig)  # its fields and those of its GenerationConfig
     p.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
-    p.add_argument("--run-name", help="name of the run; the same name resumes it")
-    p.add_argument("--max-new-tokens", type=int, default=64)
-    p.add_argument("--samples", type=int, default=1, help="responses per prompt (needs sampling)")
-    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit", type=int, help="only the first N prompts")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--system-prompt", help="system message for every chat")
-    p.add_argument("--no-score", action="store_true", help="store responses without scoring")
-    p.add_argument("--judge", metavar="openai:URL#MODEL", help=JUDGE_HELP)
     p.set_defaults(func=cmd_audit)
 
     e = sub.add_parser("export", help="write generations to CSV or Parquet")
@@ -52,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("score", help="score the stored generations of a run that lack scores")
     s.add_argument("--db", default=str(DEFAULT_DB))
     s.add_argument("--run", required=True, help="run id or name")
-    s.add_argument("--judge", metavar="openai:URL#MODEL", help=JUDGE_HELP)
+    add_dataclass_arguments(s, RunConfig, include=("judge",))
     s.set_defaults(func=cmd_score)
 
     r = sub.add_parser("runs", help="list the runs in a store")
@@ -66,24 +45,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     from srllm.pipeline import run_audit
 
-    models = tuple(m.strip() for m in args.models.split(",") if m.strip())
-    cfg = RunConfig(
-        prompts=args.prompts,
-        models=models,
-        run_name=args.run_name,
-        samples=args.samples,
-        limit=args.limit,
-        generation=GenerationConfig(
-            max_new_tokens=args.max_new_tokens,
-            temperature=args.temperature,
-            top_p=args.top_p,
-            seed=args.seed,
-            batch_size=args.batch_size,
-            system_prompt=args.system_prompt,
-        ),
-        score=not args.no_score,
-        judge=args.judge,
-    )
+    cfg = config_from_args(RunConfig, args)
     bar = tqdm(total=0, unit="gen", file=sys.stderr, disable=None, dynamic_ncols=True)
 
     def on_progress(p) -> None:

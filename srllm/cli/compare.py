@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from srllm.config import DEFAULT_DB
+from srllm.config import DEFAULT_DB, GenerationConfig, add_dataclass_arguments
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,8 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--base", default="base")
     p.add_argument("--tuned", default="tuned")
     p.add_argument("--db", default=str(DEFAULT_DB))
-    p.add_argument("--max-new-tokens", type=int, default=64)
-    p.add_argument("--batch-size", type=int, default=32)
+    add_dataclass_arguments(
+        p, GenerationConfig, include=("max_new_tokens", "batch_size"), defaults={"batch_size": 32}
+    )
     p.add_argument(
         "--srllm-limit",
         type=int,
