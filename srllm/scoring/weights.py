@@ -29,23 +29,22 @@ LOCK = threading.RLock()
 CACHE: dict[str, object] = {}
 
 
-def _load(name: str) -> tuple[HashedLinear, str]:
-    key = f"hashed:{weights_dir() / name}"
+def _load_file(name: str, cls):
+    """``cls.load`` of a weight file and its short hash, once per process and path."""
+    path = weights_dir() / name
+    key = f"{cls.__name__}:{path}"
     with LOCK:
         if key not in CACHE:
-            path = weights_dir() / name
-            model = HashedLinear.load(path)
-            CACHE[key] = (model, sha256_file(path)[:8])
-        return CACHE[key]  # type: ignore[return-value]
+            CACHE[key] = (cls.load(path), sha256_file(path)[:8])
+        return CACHE[key]
+
+
+def _load(name: str) -> tuple[HashedLinear, str]:
+    return _load_file(name, HashedLinear)  # type: ignore[return-value]
 
 
 def _load_mlp(name: str) -> tuple[DenseMLP, str]:
-    key = f"mlp:{weights_dir() / name}"
-    with LOCK:
-        if key not in CACHE:
-            path = weights_dir() / name
-            CACHE[key] = (DenseMLP.load(path), sha256_file(path)[:8])
-        return CACHE[key]  # type: ignore[return-value]
+    return _load_file(name, DenseMLP)  # type: ignore[return-value]
 
 
 def response_classifier() -> tuple[ResponseClassifier, str]:
