@@ -72,6 +72,11 @@ def test_live_probe_then_disparities_in_a_real_browser(server):
         page.screenshot(path=str(ARTIFACTS / "disparities.png"), full_page=True)
         # the prompt-kind selector's default: refusals on benign prompts, and the page says so
         expect(page.get_by_text("Analysed: benign prompts")).to_be_visible(timeout=30_000)
+        # pooling every kind is one pick away, and the caption follows the pick
+        page.get_by_test_id("stSelectbox").filter(has_text="Prompts").click()
+        page.get_by_role("option", name="all", exact=True).click()
+        expect(page.get_by_text("Analysed: every prompt kind pooled")).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "disparities_all_kinds.png"), full_page=True)
 
         # Untrusted text stays inert: open the drill-down of responses and the review page.
         page.get_by_role("tab", name="Responses").click()
