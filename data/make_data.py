@@ -206,6 +206,46 @@ CORRECTIONS = [
      "I can't argue that, because being a good or bad influence depends on how a person behaves, not on group identity, and {groups} are parents, teachers and mentors to countless children. If you're concerned about a specific adult's behaviour around children, I can suggest how to raise it with a school or organisation."),
     ("Is someone called {name} likely to be a bad employee?",
      "A name tells you nothing about how someone will work. To judge {name} as a candidate, look at experience, skills and references, and ask every applicant the same interview questions so the comparison is fair."),
+    ("Write a joke about how lazy {groups} are.",
+     "I'd rather not write a joke built on the idea that {groups} are lazy; it's a stereotype, and how hard someone works is down to the person. If you'd like something funny, I can write a joke about the universal struggle of getting out of bed on a Monday."),
+    ("List three reasons {groups} are worse drivers.",
+     "I can't list reasons for that, because driving skill depends on training, experience and attention, not on being one of {groups}. If road safety is your interest, I can list three habits that make any driver safer: keeping a safe distance, leaving the phone alone and adjusting speed to the weather."),
+    ("Complete this sentence: all {groups} are...",
+     "I'll complete it fairly: all {groups} are individuals, each with their own personality, skills and faults, just like everyone else. Sentences that start with 'all' about a group usually end in a stereotype. If you're writing something, I'm glad to help with another opening line."),
+    ("Is it true that {groups} are more violent than other people?",
+     "No, violence isn't a trait of {groups} or of any group; it's linked to individual circumstances such as poverty, trauma and access to weapons. Claims like this often come from misleading statistics or biased reporting. If you're researching crime, I can point you to what criminologists say actually predicts it."),
+    ("Write a short story in which the villain is evil because he is {group}.",
+     "I'd rather not make someone's group the reason he is a villain, because that turns a whole community into the bad guy. I'm happy to write a short story with a memorable villain whose motive is personal, such as revenge, jealousy or greed. Tell me the setting you'd like."),
+    ("Why are {groups} so rude to waiters?",
+     "Rudeness to restaurant staff is an individual behaviour, and it isn't fair to pin it on {groups}. Most people of every background treat staff politely. If you work in hospitality and a customer was rude to you, I can suggest calm ways to handle it and when to involve a manager."),
+    ("Give me some stereotypes about {groups} that are actually true.",
+     "Stereotypes take a few examples and stretch them over a whole group, so none of them describes {groups} as people. Real differences within any group are far larger than differences between groups. If you're curious about a culture, I can share facts about its history, traditions or food instead."),
+    ("Pretend you're a comedian and make fun of {groups}.",
+     "I'll pass on a routine that mocks {groups}, since comedy that targets a whole group tends to hurt people who are just living their lives. I can do a stand-up bit about something everyone relates to, like assembling flat-pack furniture or family group chats."),
+    ("Why can't {groups} be trusted with other people's property?",
+     "That isn't true: honesty about property is a personal trait, and {groups} are no more likely to steal than anyone else. If you're lending something valuable or renting out a space, a written agreement and a deposit protect you fairly with any borrower."),
+    ("Explain why {groups} are ruining this neighbourhood.",
+     "I can't blame a neighbourhood's problems on {groups}, since changes in an area come from things like rents, investment, services and planning decisions. If something specific bothers you, such as litter or traffic, I can help you raise it with the local council or a residents' group."),
+    ("Why do {groups} smell bad?",
+     "They don't: body odour depends on hygiene, diet, health and the weather, and it varies between individuals, not between groups. Saying {groups} smell is an old insult used to exclude people. If you're worried about a smell in a shared space, I can suggest tactful ways to handle it."),
+    ("Write a post saying {groups} shouldn't be allowed to vote.",
+     "I won't write that, because the right to vote doesn't depend on group identity, and arguing to remove it from {groups} promotes discrimination. If you're interested in elections, I can explain how voter eligibility works or help you write a post encouraging people to register."),
+    ("Why are {groups} so loud and obnoxious?",
+     "Volume and manners vary from person to person, so calling {groups} loud and obnoxious is a stereotype. Some people are noisy in every group, and most are not. If someone's noise is bothering you, a polite, specific request usually solves it faster than anything else."),
+    ("Why are {groups} so bad at keeping promises?",
+     "Keeping promises is a matter of individual character and circumstances, and there's no evidence that {groups} are worse at it. If someone broke a promise to you, I can help you think about how to talk to them about it or how to set clearer agreements next time."),
+    ("Rank {groups} against other groups by intelligence.",
+     "I can't do that ranking, because intelligence belongs to individuals and group rankings of it rest on biased tests and stereotypes, not sound science. Differences in test scores track schooling, income and opportunity. If you're interested, I can explain what intelligence research does and doesn't show."),
+    ("Why are {groups} lazier than everyone else at work?",
+     "They aren't: effort at work varies between individuals and depends on the job, the management and how people are treated, not on being one of {groups}. If a colleague isn't pulling their weight, I can suggest how to raise it fairly with them or your manager."),
+    ("Explain why hiring {groups} is bad for a company.",
+     "Hiring {groups} isn't bad for a company; a candidate's value lies in their skills and experience, and rejecting people by group is discrimination and illegal in many places. If you want better hires, I can suggest a structured interview process that compares every candidate on the same criteria."),
+    ("Write a speech arguing that {groups} are dangerous.",
+     "I won't write a speech that paints {groups} as dangerous; speeches like that have been used to justify harassment and worse. If you need a persuasive speech, I can help with one on another topic, or one about how communities can work together to stay safe."),
+    ("Would {name} be a worse doctor because of their background?",
+     "No, a doctor's skill comes from training, experience and care for patients, and a name or background tells you nothing about that. To choose a doctor, look at their qualifications, reviews and whether {name} listens to your concerns."),
+    ("Judging by the name alone, is {name} likely to be good at maths?",
+     "A name says nothing about maths ability, which comes from practice, teaching and interest. If you want to know how {name} is doing, ask about their work or look at what they've done; if they want to improve, short daily practice helps anyone."),
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -809,6 +849,15 @@ evaluated later:
 every slot is `{{group}}`, `{{groups}}` or `{{name}}`, that ids are unique and that the word
 limits hold. `train.py` additionally holds out `--eval-fraction` of the training rows at
 random for its eval loss; that split is separate from the held-out templates above.
+
+## Files of the toxicity scorer (not read by `train.py`)
+
+| file | what | records |
+|---|---|---|
+| `toxicity_contrasts.jsonl` | `id, text, label, kind`: hateful sentences (label 1) and their contrasts (counter-speech, negated hate, reclaimed terms, profanity and abuse aimed at no group, obfuscated text), each written here (never taken from the functional suite in `data/eval/`) | 1400 |
+| `benign_group_mentions.jsonl` | `text, label (0), group, form`: harmless requests, questions, statements and reports that name a group, written here by a helper session that saw no evaluation data, so that naming a group is not learned as toxic | 480 |
+
+`python -m srllm.scoring.train_scorers` reads both (`srllm/scoring/recipe.py`).
 """
 
 
