@@ -383,7 +383,9 @@ def prepare_data(args: TrainArgs) -> tuple[Path, list[Path], list[dict[str, str]
     out_dir = Path(args.output)
     if out_dir.exists() and not out_dir.is_dir():
         raise TrainError(f"--output {out_dir} is a file; name a directory")
-    data_paths = [Path(p.strip()) for p in args.data.split(",") if p.strip()]
+    from srllm.config import comma_list
+
+    data_paths = [Path(p) for p in comma_list(args.data)]
     if not data_paths:
         raise TrainError("--data names no file")
     data_paths = [p if p.is_absolute() or p.exists() else ROOT / p for p in data_paths]
@@ -405,7 +407,9 @@ def get_peft_config(args: TrainArgs, module_names: set[str]) -> Any:
     """The LoRA config: the target modules the model has (TRL's ``get_peft_config``)."""
     from peft import LoraConfig
 
-    targets = [m.strip() for m in args.target_modules.split(",") if m.strip()]
+    from srllm.config import comma_list
+
+    targets = list(comma_list(args.target_modules))
     if not set(targets) & module_names:
         raise TrainError(f"none of the target modules {targets} exist in {args.model}")
     return LoraConfig(

@@ -170,7 +170,8 @@ def _flag_type(hint: Any) -> Any:
     return hint
 
 
-def _comma_separated(text: str) -> tuple[str, ...]:
+def comma_list(text: str) -> tuple[str, ...]:
+    """``"a, b,,c"`` -> ``("a", "b", "c")``: the parts of a comma-separated flag."""
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
@@ -231,7 +232,7 @@ def add_dataclass_arguments(
             parser.add_argument(flag, action="store_true", default=False, **kwargs)
         else:
             if typing.get_origin(typ) is tuple:
-                kwargs["type"] = _comma_separated
+                kwargs["type"] = comma_list
             elif typ in (int, float):
                 kwargs["type"] = typ
             if default is dataclasses.MISSING:
@@ -244,10 +245,10 @@ def add_dataclass_arguments(
 T = TypeVar("T")
 
 
-def config_from_args(cls: type[T], args: argparse.Namespace, **values: Any) -> T:
+def config_from_args(cls: type[T], args: argparse.Namespace) -> T:
     """Build ``cls`` (and the config dataclasses it holds) from parsed flags.
 
-    Fields without a flag keep their default; ``values`` override what the flags say.
+    Fields without a flag keep their default.
     """
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
@@ -257,7 +258,7 @@ def config_from_args(cls: type[T], args: argparse.Namespace, **values: Any) -> T
             kwargs[f.name] = config_from_args(hint, args)
         elif hasattr(args, f.name):
             kwargs[f.name] = getattr(args, f.name)
-    return cls(**{**kwargs, **values})
+    return cls(**kwargs)
 
 
 def prefer_passive_openmp() -> bool:

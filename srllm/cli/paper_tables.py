@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from srllm.config import DEFAULT_DB
+from srllm.config import DEFAULT_DB, comma_list
 from srllm.errors import ConfigError
 
 
@@ -53,7 +53,7 @@ def cmd_paper_tables(args: argparse.Namespace) -> int:
     """Compute the tables and print them (and write the HTML when ``--out``)."""
     from srllm.paper import format_text, paper_tables, summary, to_html
 
-    runs = [r.strip() for r in (args.runs or "").split(",") if r.strip()] or None
+    runs = list(comma_list(args.runs or "")) or None
     if args.base.strip() == "" or args.tuned.strip() == "":
         raise ConfigError("--base and --tuned must name models")
     tables = paper_tables(

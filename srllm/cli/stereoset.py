@@ -18,6 +18,7 @@ import json
 import sys
 from typing import Any
 
+from srllm.config import comma_list
 from srllm.errors import ConfigError
 
 
@@ -80,7 +81,7 @@ def cmd_stereoset(args: argparse.Namespace) -> int:
         raise ConfigError("--batch-size must be at least 1")
     if args.n_boot < 0:
         raise ConfigError("--n-boot must be 0 or more")
-    words = [m.strip() for m in args.models.split(",") if m.strip()]
+    words = list(comma_list(args.models))
     if not words:
         raise ConfigError("name at least one model with --models")
     data_path = args.data or default_data_path()

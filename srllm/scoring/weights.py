@@ -29,7 +29,7 @@ LOCK = threading.RLock()
 CACHE: dict[str, object] = {}
 
 
-def _load_file(name: str, cls):
+def _load(name: str, cls):
     """``cls.load`` of a weight file and its short hash, once per process and path."""
     path = weights_dir() / name
     key = f"{cls.__name__}:{path}"
@@ -39,21 +39,13 @@ def _load_file(name: str, cls):
         return CACHE[key]
 
 
-def _load(name: str) -> tuple[HashedLinear, str]:
-    return _load_file(name, HashedLinear)  # type: ignore[return-value]
-
-
-def _load_mlp(name: str) -> tuple[DenseMLP, str]:
-    return _load_file(name, DenseMLP)  # type: ignore[return-value]
-
-
 def response_classifier() -> tuple[ResponseClassifier, str]:
     """The shipped classifier and its version (loaded once per process).
 
     The version names both weight files (the linear model's hash, then the MLP's).
     """
-    linear, sha = _load(CLASSIFIER_FILE)
-    mlp, sha_mlp = _load_mlp(CLASSIFIER_MLP_FILE)
+    linear, sha = _load(CLASSIFIER_FILE, HashedLinear)
+    mlp, sha_mlp = _load(CLASSIFIER_MLP_FILE, DenseMLP)
     with LOCK:
         key = f"clf:{sha}:{sha_mlp}"
         if key not in CACHE:
@@ -63,10 +55,10 @@ def response_classifier() -> tuple[ResponseClassifier, str]:
 
 def builtin_toxicity() -> BuiltinToxicity:
     """The shipped toxicity model (linear and MLP parts; the version names both files)."""
-    linear, sha = _load(TOXICITY_FILE)
+    linear, sha = _load(TOXICITY_FILE, HashedLinear)
     mlp, sha_mlp = None, ""
     if (weights_dir() / TOXICITY_MLP_FILE).is_file():  # optional (``recipe.TOX_MLP``)
-        mlp, sha_mlp = _load_mlp(TOXICITY_MLP_FILE)
+        mlp, sha_mlp = _load(TOXICITY_MLP_FILE, DenseMLP)
     with LOCK:
         key = f"tox:{sha}:{sha_mlp}"
         if key not in CACHE:
