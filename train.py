@@ -43,7 +43,10 @@ class TrainArgs:
     output: str = field(metadata={"help": "Directory for the adapter and train_meta.json."})
     model: str = field(default="base", metadata={"help": "base, a model directory or hub id."})
     data: str = field(default=DEFAULT_DATA, metadata={"help": "Comma-separated JSONL files."})
-    preset: str | None = field(default=None, metadata={"help": "srllm-paper, cpu-lora, smoke."})
+    preset: str | None = field(
+        default=None,
+        metadata={"help": "srllm-paper, cpu-lora, smoke (none and no CUDA: cpu-lora)."},
+    )
     prompt_format: str = field(default="chat", metadata={"help": "chat or llama2 ([INST])."})
     load_in_4bit: bool = field(default=False, metadata={"help": "QLoRA: 4-bit NF4 base."})
     double_quant: bool = field(default=True, metadata={"help": "Double quantization (4-bit)."})
@@ -327,8 +330,18 @@ def tokenize(tokenizer: Any, examples: list[dict[str, str]], args: TrainArgs) ->
 def main(argv: list[str] | None = None) -> int:
     """Train and save the adapter; returns an exit status."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parse_args(argv)
+        if args.preset is None and not _cuda_available():
+            # TrainArgs' defaults are SR_LLM's GPU settings (1024 tokens, batch 16, lr 2e-4):
+            # on 2 CPU cores they underfit in hours; the CPU recipe is the sensible default
+            print(
+                "train.py: no --preset and no CUDA: using --preset cpu-lora "
+                "(the shipped adapter's recipe); flags you gave still win",
+                file=sys.stderr,
+            )
+            args = parse_args([*argv, "--preset", "cpu-lora"])
         return train(args)
     except TrainError as exc:
         print(f"train.py: error: {exc}", file=sys.stderr)
@@ -340,6 +353,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"train.py: error: {exc}", file=sys.stderr)
             return 2
         raise
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 def _device_power(device: str, override: float | None) -> tuple[float, str]:
