@@ -854,7 +854,7 @@ random for its eval loss; that split is separate from the held-out templates abo
 
 | file | what | records |
 |---|---|---|
-| `toxicity_contrasts.jsonl` | `id, text, label, kind`: hateful sentences (label 1) and their contrasts (counter-speech, negated hate, reclaimed terms, profanity and abuse aimed at no group, obfuscated text; a second batch of 460 added on 2026-12-02: positive statements about groups, counter-speech quoting hate, misspelled harmless sentences, threats and hateful emotion), each written here by sessions that never saw the functional suite in `data/eval/` | 1860 |
+| `toxicity_contrasts.jsonl` | `id, text, label, kind`: hateful sentences (label 1) and their contrasts (counter-speech, negated hate, reclaimed terms, profanity and abuse aimed at no group, obfuscated text; a second batch of 460 added on 2026-12-02: positive statements about groups, counter-speech quoting hate, misspelled harmless sentences, threats and hateful emotion), each written here by sessions that never opened the functional suite in `data/eval/`; but the brief for the 2026-12-02 batch quoted sentence frames paraphrased from the suite's dev half (even case ids), so its test-half gains on those functionalities overstate how far they carry (see `docs/NOTES.md`) | 1860 |
 | `benign_group_mentions.jsonl` | `text, label (0), group, form`: harmless requests, questions, statements and reports that name a group, written here by a helper session that saw no evaluation data, so that naming a group is not learned as toxic | 480 |
 
 `python -m srllm.scoring.train_scorers` reads both (`srllm/scoring/recipe.py`).
