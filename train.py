@@ -485,7 +485,7 @@ def training_arguments(args: TrainArgs, out_dir: Path, *, use_eval: bool, cuda: 
 
 def train(args: TrainArgs) -> int:
     """The training run behind ``main``: data, model, LoRA, Trainer, adapter and its record."""
-    from srllm.models import load_model, resolve_model
+    from srllm.models import resolve_model
     from srllm.models.openai_backend import is_remote
 
     out_dir, data_paths, examples = prepare_data(args)  # mistakes fail here, nothing written
@@ -493,9 +493,6 @@ def train(args: TrainArgs) -> int:
     if base.adapter or is_remote(base.source):
         raise TrainError(f"--model {args.model!r} is not a base model to train an adapter on")
     import torch
-    import transformers
-    from peft import get_peft_model, prepare_model_for_kbit_training
-    from transformers import DataCollatorForSeq2Seq, EarlyStoppingCallback, Trainer
 
     cuda = torch.cuda.is_available()
     if args.load_in_4bit and not cuda:
@@ -503,63 +500,22 @@ def train(args: TrainArgs) -> int:
             "4-bit QLoRA (this preset) needs a CUDA GPU and none is available here; "
             "use --preset cpu-lora or --no-load-in-4bit"
         )
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    transformers.set_seed(args.seed)
-    lm = load_model(model_spec(args, base.source, cuda))
-    model, tok = lm.model, lm.tokenizer
-    tok.padding_side = "right"
-    if args.load_in_4bit:
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
-    names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
-    model = get_peft_model(model, get_peft_config(args, names))
-    model.train()
-    rows = tokenize(tok, examples, args)
-    n_eval = max(1, int(len(rows) * args.eval_fraction)) if len(rows) >= 10 else 0
-    eval_rows, train_rows = rows[:n_eval], rows[n_eval:]
-    if not train_rows:
-        raise TrainError("no training examples left after the eval split")
-    use_eval = bool(eval_rows)
+    lm, model = load_trainable_model(args, base.source, cuda)
+    rows = tokenize(lm.tokenizer, examples, args)
+    eval_rows, train_rows = split_rows(rows, args.eval_fraction)
     losses = _LossLog()
-    callbacks: list[Any] = [losses.callback()]
-    if use_eval and args.early_stopping_patience > 0:
-        callbacks.append(
-            EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience)
-        )
-    trainer = Trainer(
-        model=model,
-        args=training_arguments(args, out_dir, use_eval=use_eval, cuda=cuda),
-        train_dataset=_ListDataset(train_rows),
-        eval_dataset=_ListDataset(eval_rows) if use_eval else None,
-        data_collator=DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100),
-        callbacks=callbacks,
-    )
+    trainer = build_trainer(args, model, lm.tokenizer, out_dir, train_rows, eval_rows, losses, cuda)
     started = time.time()
     resume_from = _last_checkpoint(out_dir) if args.resume else None
     result = trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.time() - started
-    final_eval = trainer.evaluate() if use_eval else {}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out_dir, safe_serialization=True)
-    tok.save_pretrained(out_dir)
-    import shutil
-
-    shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
+    final_eval = trainer.evaluate() if eval_rows else {}
+    save_adapter(model, lm.tokenizer, out_dir)
     log = losses.rows if not resume_from else _history(trainer)
     meta = write_train_meta(
-        args,
-        out_dir,
-        base.source,
-        data_paths,
-        len(train_rows),
-        len(eval_rows),
-        lm.device,
-        seconds,
-        result,
-        final_eval,
-        log,
-        resume_from,
-    )
+        args, out_dir, base.source, data_paths, len(train_rows), len(eval_rows),
+        lm.device, seconds, result, final_eval, log, resume_from,
+    )  # fmt: skip
     print(
         f"adapter saved to {out_dir} ({result.global_step} steps, {seconds:.0f}s, "
         f"eval loss {final_eval.get('eval_loss', float('nan')):.3f}, "
@@ -567,6 +523,76 @@ def train(args: TrainArgs) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def load_trainable_model(args: TrainArgs, source: str, cuda: bool) -> tuple[Any, Any]:
+    """The base model (4-bit when asked) with a fresh LoRA on it, in training mode."""
+    import torch
+    import transformers
+    from peft import get_peft_model, prepare_model_for_kbit_training
+
+    from srllm.models import load_model
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    transformers.set_seed(args.seed)
+    lm = load_model(model_spec(args, source, cuda))
+    model = lm.model
+    lm.tokenizer.padding_side = "right"
+    if args.load_in_4bit:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+    names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
+    model = get_peft_model(model, get_peft_config(args, names))
+    model.train()
+    return lm, model
+
+
+def split_rows(rows: list[dict], eval_fraction: float) -> tuple[list[dict], list[dict]]:
+    """(eval rows, train rows): the first ``eval_fraction`` held out when there are >= 10."""
+    n_eval = max(1, int(len(rows) * eval_fraction)) if len(rows) >= 10 else 0
+    eval_rows, train_rows = rows[:n_eval], rows[n_eval:]
+    if not train_rows:
+        raise TrainError("no training examples left after the eval split")
+    return eval_rows, train_rows
+
+
+def build_trainer(
+    args: TrainArgs,
+    model: Any,
+    tok: Any,
+    out_dir: Path,
+    train_rows: list[dict],
+    eval_rows: list[dict],
+    losses: _LossLog,
+    cuda: bool,
+) -> Any:
+    """A transformers ``Trainer`` over the rows, logging losses, early-stopping on eval."""
+    from transformers import DataCollatorForSeq2Seq, EarlyStoppingCallback, Trainer
+
+    use_eval = bool(eval_rows)
+    callbacks: list[Any] = [losses.callback()]
+    if use_eval and args.early_stopping_patience > 0:
+        callbacks.append(
+            EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience)
+        )
+    return Trainer(
+        model=model,
+        args=training_arguments(args, out_dir, use_eval=use_eval, cuda=cuda),
+        train_dataset=_ListDataset(train_rows),
+        eval_dataset=_ListDataset(eval_rows) if use_eval else None,
+        data_collator=DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100),
+        callbacks=callbacks,
+    )
+
+
+def save_adapter(model: Any, tok: Any, out_dir: Path) -> None:
+    """The adapter and tokenizer into ``out_dir``; the resume checkpoints are removed."""
+    import shutil
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tok.save_pretrained(out_dir)
+    shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
 
 
 class _LossLog:
