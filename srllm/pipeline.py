@@ -17,7 +17,7 @@ from srllm.config import PROJECT_ROOT, ModelSpec, RunConfig
 from srllm.errors import ConfigError, StoreError
 from srllm.models import Generation, LoadedModel, backend_for, generate, load_model, resolve_model
 from srllm.prompts import PROMPT_COLUMNS, load_prompt_set, prompt_set_hash
-from srllm.store import Store, generation_id
+from srllm.store import GenerationRow, ScoreRow, Store
 
 log = logging.getLogger(__name__)
 
@@ -93,24 +93,12 @@ def _scorer() -> Callable[[list[str], list[str | None]], list[list[Any]]] | None
     return score_responses
 
 
-def score_rows(gen_ids: list[str], prompts: list[str], responses: list[str | None]) -> list[dict]:
-    """Score responses and return store rows (generation_id, scorer, version, value, label)."""
+def score_rows(prompts: list[str], responses: list[str | None]) -> list[tuple[ScoreRow, ...]]:
+    """Scores of each (prompt, response), in order; empty tuples when scoring is unavailable."""
     scorer = _scorer()
-    if scorer is None or not gen_ids:
-        return []
-    out = []
-    for gid, rows in zip(gen_ids, scorer(prompts, responses), strict=True):
-        for r in rows:
-            out.append(
-                {
-                    "generation_id": gid,
-                    "scorer": r.scorer,
-                    "version": r.version,
-                    "value": r.value,
-                    "label": r.label,
-                }
-            )
-    return out
+    if scorer is None or not responses:
+        return [() for _ in responses]
+    return [tuple(rows) for rows in scorer(prompts, responses)]
 
 
 def resolve_models(words: tuple[str, ...] | list[str]) -> list[ModelSpec]:
@@ -338,28 +326,29 @@ def _store_batch(
     *,
     score: bool,
 ) -> int:
+    scores = iter(
+        score_rows(
+            [text_of[pid] for pid, g in zip(pids, gens, strict=True) if g.error is None],
+            [g.text for g in gens if g.error is None],
+        )
+        if score
+        else ()
+    )
     rows = [
-        {
-            "run_id": run_id,
-            "model": model,
-            "prompt_id": pid,
-            "sample_idx": sample_idx,
-            "response": g.text,
-            "n_tokens": g.n_tokens,
-            "seconds": g.seconds,
-            "error": g.error,
-        }
+        GenerationRow(
+            run_id=run_id,
+            model=model,
+            prompt_id=pid,
+            sample_idx=sample_idx,
+            response=g.text,
+            n_tokens=g.n_tokens,
+            seconds=g.seconds,
+            error=g.error,
+            scores=next(scores) if score and g.error is None else (),
+        )
         for pid, g in zip(pids, gens, strict=True)
     ]
-    scores: list[dict] = []
-    if score:
-        ok = [(pid, g) for pid, g in zip(pids, gens, strict=True) if g.error is None]
-        scores = score_rows(
-            [generation_id(run_id, model, pid, sample_idx) for pid, _ in ok],
-            [text_of[pid] for pid, _ in ok],
-            [g.text for _, g in ok],
-        )
-    return store.add_generations(rows, scores)
+    return store.add_generations(rows)
 
 
 def score_run(store: Store, run_id: str, *, batch: int = 256) -> int:
@@ -375,12 +364,13 @@ def score_run(store: Store, run_id: str, *, batch: int = 256) -> int:
     n = 0
     for start in range(0, missing.height, batch):
         part = missing.slice(start, batch)
+        scored = score_rows(part["prompt"].to_list(), part["response"].to_list())
         store.add_scores(
-            score_rows(
-                part["generation_id"].to_list(),
-                part["prompt"].to_list(),
-                part["response"].to_list(),
-            )
+            [
+                (gid, s)
+                for gid, rows in zip(part["generation_id"].to_list(), scored, strict=True)
+                for s in rows
+            ]
         )
         n += part.height
     return n
@@ -415,28 +405,25 @@ def live_run_id(store: Store) -> str:
 
 def record_live(
     store: Store, prompt_row: dict[str, str | None], model: str, gen: Generation
-) -> tuple[str, list[dict]]:
-    """Store one live-probe response with its scores; returns (generation_id, score rows)."""
+) -> tuple[str, tuple[ScoreRow, ...]]:
+    """Store one live-probe response with its scores; returns (generation_id, scores)."""
     run_id = live_run_id(store)
     store.add_prompts(
         run_id, pl.DataFrame([prompt_row], schema={c: pl.String for c in PROMPT_COLUMNS})
     )
-    k = store.next_sample_idx(run_id, model, str(prompt_row["prompt_id"]))
-    gid = generation_id(run_id, model, str(prompt_row["prompt_id"]), k)
-    scores = [] if gen.error else score_rows([gid], [str(prompt_row["prompt"])], [gen.text])
-    store.add_generations(
-        [
-            {
-                "run_id": run_id,
-                "model": model,
-                "prompt_id": prompt_row["prompt_id"],
-                "sample_idx": k,
-                "response": gen.text,
-                "n_tokens": gen.n_tokens,
-                "seconds": gen.seconds,
-                "error": gen.error,
-            }
-        ],
-        scores,
+    pid = str(prompt_row["prompt_id"])
+    scores = () if gen.error else score_rows([str(prompt_row["prompt"])], [gen.text])[0]
+    row = GenerationRow(
+        run_id=run_id,
+        model=model,
+        prompt_id=pid,
+        sample_idx=store.next_sample_idx(run_id, model, pid),
+        response=gen.text,
+        n_tokens=gen.n_tokens,
+        seconds=gen.seconds,
+        error=gen.error,
+        scores=scores,
     )
+    store.add_generations([row])
+    gid = row.generation_id
     return gid, scores

@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from srllm.prompts import PROMPT_COLUMNS
-from srllm.store import Store, generation_id
+from srllm.store import GenerationRow, ScoreRow, Store, generation_id
 
 # What an answer is unless it says otherwise.
 ANSWER_DEFAULTS: dict[str, Any] = {
@@ -93,24 +93,16 @@ def build_store(
         versions={},
         seed=seed,
     )
-    gens, scores = [], []
+    gens = []
     for answer in answers:
         row = {**ANSWER_DEFAULTS, **answer, "run_id": run_id}
         by_scorer = row.pop("scores", None) or {}
-        gens.append(row)
-        gid = generation_id(run_id, row["model"], row["prompt_id"], int(row["sample_idx"]))
-        for scorer, got in by_scorer.items():
-            value, label = got if isinstance(got, tuple) else (got, None)
-            scores.append(
-                {
-                    "generation_id": gid,
-                    "scorer": scorer,
-                    "version": score_version,
-                    "value": value,
-                    "label": label,
-                }
-            )
-    store.add_generations(gens, scores if scored else [])
+        scores = tuple(
+            ScoreRow(scorer, score_version, *(got if isinstance(got, tuple) else (got, None)))
+            for scorer, got in by_scorer.items()
+        )
+        gens.append(GenerationRow(**row, scores=scores if scored else ()))
+    store.add_generations(gens)
     for model, pid, annotator, category in labels:
         store.add_label(generation_id(run_id, model, pid, 0), annotator, category)
     if finished:

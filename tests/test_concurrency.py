@@ -34,7 +34,7 @@ PROBLEMS = ("Traceback", "busy", "Store unreadable", "Something went wrong", "IO
 WRITER = """
 import polars as pl
 from srllm.prompts import PROMPT_COLUMNS
-from srllm.store import Store, generation_id
+from srllm.store import GenerationRow, ScoreRow, Store
 
 def write_run(db, name, n):
     store = Store(db)
@@ -47,13 +47,10 @@ def write_run(db, name, n):
                            prompt_set_hash="h", config={}, models=[], git_commit=None,
                            versions={}, seed=0)
     for start in range(0, n, 5):
-        rows = [{"run_id": run, "model": "m", "prompt_id": f"p{j:03d}", "sample_idx": 0,
-                 "response": "r", "n_tokens": 1, "seconds": 0.1, "error": None}
+        rows = [GenerationRow(run, "m", f"p{j:03d}", 0, "r", n_tokens=1, seconds=0.1,
+                              scores=(ScoreRow("category", "t", 0.1, "answer"),))
                 for j in range(start, min(n, start + 5))]
-        scores = [{"generation_id": generation_id(run, "m", r["prompt_id"], 0),
-                   "scorer": "category", "version": "t", "value": 0.1, "label": "answer"}
-                  for r in rows]
-        store.add_generations(rows, scores)
+        store.add_generations(rows)
         store.summary()
         store.list_runs()
         store.set_run_status(run, "running")

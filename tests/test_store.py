@@ -8,7 +8,7 @@ import pytest
 from storebuilder import build_store, synthetic_prompts
 
 from srllm.errors import StoreError
-from srllm.store import SCHEMA_VERSION, Store
+from srllm.store import SCHEMA_VERSION, GenerationRow, ScoreRow, Store
 
 PROMPTS = synthetic_prompts(
     [("t", g) for g in ("Muslim", "Hindu", "Christian")],
@@ -22,17 +22,8 @@ def _run(store: Store, name: str = "r") -> str:
     return build_store(store, prompts=PROMPTS, run_name=name, source="x")
 
 
-def _gen(run_id: str, pid: str, k: int = 0, text: str = "ok") -> dict:
-    return {
-        "run_id": run_id,
-        "model": "base",
-        "prompt_id": pid,
-        "sample_idx": k,
-        "response": text,
-        "n_tokens": 1,
-        "seconds": 0.1,
-        "error": None,
-    }
+def _gen(run_id: str, pid: str, k: int = 0, text: str = "ok") -> GenerationRow:
+    return GenerationRow(run_id, "base", pid, k, text, n_tokens=1, seconds=0.1)
 
 
 def test_writes_are_idempotent_on_run_model_prompt_sample(tmp_path):
@@ -55,20 +46,8 @@ def test_scores_pivot_into_the_scored_frame(tmp_path):
     gid = store.generations(run)["generation_id"][0]
     store.add_scores(
         [
-            {
-                "generation_id": gid,
-                "scorer": "category",
-                "version": "1",
-                "value": 0.9,
-                "label": "refusal",
-            },
-            {
-                "generation_id": gid,
-                "scorer": "toxicity",
-                "version": "1",
-                "value": 0.1,
-                "label": "non_toxic",
-            },
+            _score(gid, "category", "1", 0.9, "refusal"),
+            _score(gid, "toxicity", "1", 0.1, "non_toxic"),
         ]
     )
     row = store.scored_frame(run).row(0, named=True)
@@ -130,14 +109,8 @@ def test_delete_run_rolls_back_when_a_step_fails(tmp_path, monkeypatch):
     assert store.summary() == before
 
 
-def _score(gid: str, scorer: str, version: str, value: float, label: str) -> dict:
-    return {
-        "generation_id": gid,
-        "scorer": scorer,
-        "version": version,
-        "value": value,
-        "label": label,
-    }
+def _score(gid: str, scorer: str, version: str, value: float, label: str):
+    return gid, ScoreRow(scorer, version, value, label)
 
 
 def test_analysis_frame_follows_the_newest_scores_and_drills_down(tmp_path):

@@ -221,12 +221,13 @@ def save_probe(store: Any, rows: list, loaded: list, done: dict, badges: dict) -
         except Exception as exc:
             show_error(exc)
             continue
-        by = {s["scorer"]: s for s in scores}
+        by = {s.scorer: s for s in scores}
+        cat, tox = by.get("category"), by.get("toxicity")
         with badges[r, c].container():
-            category_badge(by.get("category", {}).get("label"), by.get("toxicity", {}).get("value"))
+            category_badge(cat and cat.label, tox and tox.value)
             st.caption(f"{gen.n_tokens} tokens in {gen.seconds:.1f}s")
-        if "category" in by:
-            cats[loaded[c].spec.name, rows[r]["name"] or rows[r]["group"]] = by["category"]["label"]
+        if cat is not None:
+            cats[loaded[c].spec.name, rows[r]["name"] or rows[r]["group"]] = cat.label
     return cats
 
 

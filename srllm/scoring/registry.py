@@ -44,17 +44,8 @@ from srllm.scoring.weights import (
     builtin_toxicity,
     response_classifier,
 )
+from srllm.store.rows import ScoreRow
 from srllm.taxonomy import toxic_label
-
-
-@dataclass(frozen=True)
-class ScoreRow:
-    """One score of one response: the store's (scorer, version, value, label)."""
-
-    scorer: str
-    version: str
-    value: float | None
-    label: str | None
 
 
 def make_toxicity(spec: str) -> ToxicityBackend:

@@ -13,12 +13,12 @@ from srllm.store.connection import (
     MIGRATIONS_DIR,
     SCHEMA_VERSION,
     StoreBase,
-    generation_id,
     migrations,
 )
 from srllm.store.generations import GENERATION_COLUMNS, GenerationsMixin
 from srllm.store.labels import LabelsMixin
 from srllm.store.reads import ReadsMixin
+from srllm.store.rows import GenerationRow, ScoreRow, generation_id
 from srllm.store.runs import DELETE_RUN_SQL, RunsMixin
 from srllm.store.stereoset import STEREOSET_SCHEMA, STEREOSET_VALUE_COLUMNS, StereosetMixin
 
@@ -29,6 +29,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "STEREOSET_SCHEMA",
     "STEREOSET_VALUE_COLUMNS",
+    "GenerationRow",
+    "ScoreRow",
     "Store",
     "generation_id",
     "migrations",

@@ -6,7 +6,6 @@ See ``docs/NOTES.md`` (store concurrency) for why the registry exists.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import threading
 import time
 from collections.abc import Iterator
@@ -31,12 +30,6 @@ def migrations() -> list[tuple[int, Path]]:
 
 
 SCHEMA_VERSION = max(n for n, _ in migrations())
-
-
-def generation_id(run_id: str, model: str, prompt_id: str, sample_idx: int) -> str:
-    """Deterministic id: the same (run, model, prompt, sample) always maps to one row."""
-    key = f"{run_id}\x1f{model}\x1f{prompt_id}\x1f{sample_idx}"
-    return hashlib.sha1(key.encode()).hexdigest()[:20]
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:

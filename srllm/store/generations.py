@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import duckdb
 import polars as pl
@@ -14,8 +13,8 @@ from srllm.store.connection import (
     StoreBase,
     _frame,
     _now,
-    generation_id,
 )
+from srllm.store.rows import GenerationRow, ScoreRow
 
 GENERATION_COLUMNS = (
     "run_id model prompt_id template_id axis group name kind prompt response sample_idx "
@@ -26,11 +25,12 @@ GENERATION_COLUMNS = (
 class GenerationsMixin(StoreBase):
     """Store methods for: generations and their scores."""
 
-    def add_generations(self, rows: Sequence[dict[str, Any]], scores: Sequence[dict] = ()) -> int:
-        """Insert generations (and their scores) in one transaction; duplicates are ignored.
+    def add_generations(self, rows: Sequence[GenerationRow]) -> int:
+        """Insert generations and the scores they carry in one transaction.
 
-        Each row needs run_id, model, prompt_id, sample_idx, response, n_tokens, seconds,
-        error. Returns the number of rows newly inserted.
+        The store computes each row's id; a row already stored (same run, model, prompt and
+        sample) is left as it was, and its scores are still written. Returns the number of
+        rows newly inserted.
         """
         if not rows:
             return 0
@@ -38,17 +38,15 @@ class GenerationsMixin(StoreBase):
         gen = pl.DataFrame(
             [
                 {
-                    "generation_id": generation_id(
-                        r["run_id"], r["model"], r["prompt_id"], int(r["sample_idx"])
-                    ),
-                    "run_id": r["run_id"],
-                    "model": r["model"],
-                    "prompt_id": r["prompt_id"],
-                    "sample_idx": int(r["sample_idx"]),
-                    "response": r.get("response"),
-                    "n_tokens": int(r.get("n_tokens") or 0),
-                    "seconds": float(r.get("seconds") or 0.0),
-                    "error": r.get("error"),
+                    "generation_id": r.generation_id,
+                    "run_id": r.run_id,
+                    "model": r.model,
+                    "prompt_id": r.prompt_id,
+                    "sample_idx": int(r.sample_idx),
+                    "response": r.response,
+                    "n_tokens": int(r.n_tokens or 0),
+                    "seconds": float(r.seconds or 0.0),
+                    "error": r.error,
                     "created_at": now,
                 }
                 for r in rows
@@ -66,6 +64,7 @@ class GenerationsMixin(StoreBase):
                 "created_at": pl.Datetime("us"),
             },
         ).to_arrow()
+        scores = [(r.generation_id, s) for r in rows for s in r.scores]
         with self.connect(write=True) as con:
             con.execute("BEGIN TRANSACTION")
             try:
@@ -85,18 +84,20 @@ class GenerationsMixin(StoreBase):
         return int(after - before)
 
     @staticmethod
-    def _insert_scores(con: duckdb.DuckDBPyConnection, scores: Sequence[dict], now: datetime):
+    def _insert_scores(
+        con: duckdb.DuckDBPyConnection, scores: Sequence[tuple[str, ScoreRow]], now: datetime
+    ):
         table = pl.DataFrame(
             [
                 {
-                    "generation_id": s["generation_id"],
-                    "scorer": s["scorer"],
-                    "version": s["version"],
-                    "value": None if s.get("value") is None else float(s["value"]),
-                    "label": s.get("label"),
+                    "generation_id": gid,
+                    "scorer": s.scorer,
+                    "version": s.version,
+                    "value": None if s.value is None else float(s.value),
+                    "label": s.label,
                     "created_at": now,
                 }
-                for s in scores
+                for gid, s in scores
             ],
             schema={
                 "generation_id": pl.String,
@@ -126,8 +127,8 @@ class GenerationsMixin(StoreBase):
             "WHERE generations.generation_id = s.generation_id"
         )
 
-    def add_scores(self, scores: Sequence[dict]) -> None:
-        """Insert or update scores (generation_id, scorer, version, value, label)."""
+    def add_scores(self, scores: Sequence[tuple[str, ScoreRow]]) -> None:
+        """Insert or update scores of stored generations: (generation_id, score) pairs."""
         if not scores:
             return
         with self.connect(write=True) as con:
