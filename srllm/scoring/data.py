@@ -314,3 +314,64 @@ def load_labelled_set(
     if not rows:
         raise DataError(f"no labels found in {labels_dir()}")
     return pl.DataFrame(rows).unique("key", keep="first", maintain_order=True)
+
+
+# GPTFuzz's own human labels as training rows for the six-class model: a jailbroken response
+# (label 1) complies with a harmful question, so it is a harmful_answer; the others are refusals.
+# On the 200 rows this project labelled by the guide the mapping agrees with 191 (0.955).
+GPTFUZZ_AUTHOR_CATEGORIES = {1: "harmful_answer", 0: "refusal"}
+GPTFUZZ_AUTHOR_NEGATIVES = 1700
+GPTFUZZ_AUTHORS = "gptfuzz-authors"
+# Each such row weighs this much against one of this project's labels (classes are balanced
+# over weighted counts): chosen from 0, 0.1, 0.25 and 0.5 on two by-source folds and GPTFuzz
+# evaluate (data/scoring/TRAINING.md).
+GPTFUZZ_AUTHOR_WEIGHT = 0.1
+
+
+def gptfuzz_author_rows(
+    labelled: pl.DataFrame,
+    root: str | Path | None = None,
+    *,
+    negatives: int = GPTFUZZ_AUTHOR_NEGATIVES,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """GPTFuzz **train** rows this project did not label, with the authors' label mapped.
+
+    Every jailbroken row and ``negatives`` of the others (a seeded sample), in the columns of
+    :func:`load_labelled_set` (source ``gptfuzz``, prompt type the question id, annotator
+    ``GPTFUZZ_AUTHORS``; see :func:`row_weights`). Rows already in ``labelled`` are left
+    out: this project's labels win.
+    """
+    import numpy as np
+
+    done = set(labelled["key"].to_list())
+    g = (
+        load_gptfuzz("train", root)
+        .with_row_index("row")
+        .with_columns(pl.format("gptfuzz/train.csv#{}", pl.col("row")).alias("key"))
+        .filter(~pl.col("key").is_in(list(done)))
+    )
+    pos, neg = g.filter(pl.col("y") == 1), g.filter(pl.col("y") == 0)
+    take = np.random.default_rng(seed).choice(neg.height, min(negatives, neg.height), replace=False)
+    return pl.concat([pos, neg[take.tolist()]]).select(
+        "key",
+        pl.lit("gptfuzz").alias("source"),
+        pl.col("question").alias("prompt"),
+        "response",
+        pl.format("q{}", pl.col("question_id")).alias("prompt_type"),
+        pl.col("y")
+        .replace_strict(GPTFUZZ_AUTHOR_CATEGORIES, return_dtype=pl.String)
+        .alias("category"),
+        pl.lit(GPTFUZZ_AUTHORS).alias("annotator"),
+    )
+
+
+def row_weights(frame: pl.DataFrame):
+    """Training weight of each labelled row (None when every row weighs 1).
+
+    1 for this project's labels, ``GPTFUZZ_AUTHOR_WEIGHT`` for the GPTFuzz authors' rows.
+    """
+    import numpy as np
+
+    authors = (frame["annotator"] == GPTFUZZ_AUTHORS).fill_null(False).to_numpy()
+    return np.where(authors, GPTFUZZ_AUTHOR_WEIGHT, 1.0) if authors.any() else None

@@ -65,16 +65,23 @@ class DenseMLP:
         return cls(classes=tuple(json.loads(md["classes"])), meta=json.loads(md["meta"]), **arrays)
 
 
-def balanced_rows(y: np.ndarray, n_classes: int, seed: int = 0) -> np.ndarray:
-    """Row indices resampled so that every present class has the same expected weight."""
+def balanced_rows(
+    y: np.ndarray, n_classes: int, seed: int = 0, weight: np.ndarray | None = None
+) -> np.ndarray:
+    """Row indices resampled so that every present class has the same expected weight.
+
+    ``weight``: within a class, a row is drawn in proportion to its weight (default equal).
+    """
     rng = np.random.default_rng(seed)
     counts = np.bincount(y, minlength=n_classes)
     per = len(y) / max(1, int((counts > 0).sum()))
-    parts = [
-        rng.choice(np.where(y == k)[0], int(round(per)), replace=True)
-        for k in range(n_classes)
-        if counts[k]
-    ]
+    parts = []
+    for k in range(n_classes):
+        if not counts[k]:
+            continue
+        idx = np.where(y == k)[0]
+        p = None if weight is None else weight[idx] / weight[idx].sum()
+        parts.append(rng.choice(idx, int(round(per)), replace=True, p=p))
     return np.concatenate(parts)
 
 
@@ -87,15 +94,16 @@ def fit_mlp(
     alpha: float = 1e-2,
     epochs: int = 60,
     seed: int = 0,
+    weight: np.ndarray | None = None,
     meta: dict | None = None,
 ) -> DenseMLP:
-    """Fit on class-balanced resampled rows (deterministic for a seed)."""
+    """Fit on class-balanced resampled rows (deterministic for a seed; ``balanced_rows``)."""
     from sklearn.neural_network import MLPClassifier
 
     dense = np.asarray(dense, dtype=np.float64)
     mean, scale = dense.mean(axis=0), dense.std(axis=0)
     scale[scale < 1e-9] = 1.0
-    rows = balanced_rows(y, len(classes), seed)
+    rows = balanced_rows(y, len(classes), seed, weight)
     clf = MLPClassifier(
         hidden_layer_sizes=(hidden,), alpha=alpha, max_iter=epochs, random_state=seed
     )

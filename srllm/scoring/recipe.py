@@ -426,10 +426,36 @@ class SixClassModel:
         return (1.0 - MLP_WEIGHT) * p + MLP_WEIGHT * self.mlp.predict_proba(dense)
 
 
+def balanced_weights(y: np.ndarray, weight: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per-row weights: ``weight`` times its class's balancing factor over *weighted* counts.
+
+    With all weights 1 this is scikit-learn's ``class_weight="balanced"``.
+    """
+    per_class = np.bincount(y, weights=weight, minlength=n_classes)
+    present = per_class > 0
+    factor = np.zeros(n_classes)
+    factor[present] = weight.sum() / (present.sum() * per_class[present])
+    return weight * factor[y]
+
+
 def fit_six(
-    responses: list[str], prompts: list[str], dense: np.ndarray, y: np.ndarray, meta: dict | None
+    responses: list[str],
+    prompts: list[str],
+    dense: np.ndarray,
+    y: np.ndarray,
+    meta: dict | None,
+    weight: np.ndarray | None = None,
 ) -> SixClassModel:
-    """Both parts of :class:`SixClassModel` on prepared texts, dense block and labels."""
+    """Both parts of :class:`SixClassModel` on prepared texts, dense block and labels.
+
+    ``weight``: per-row weights (None: all 1); classes are balanced over the weighted counts,
+    so low-weight rows (the GPTFuzz authors' labels) add examples without diluting a class.
+    """
+    balance: dict = (
+        {"class_weight": "balanced"}
+        if weight is None
+        else {"class_weight": None, "sample_weight": balanced_weights(y, weight, len(CLASSES))}
+    )
     linear = fit_hashed(
         responses,
         prompts,
@@ -439,10 +465,10 @@ def fit_six(
         spec=CLF_SPEC,
         dense_names=CLF_DENSE_NAMES,
         c=CLF_C,
-        class_weight="balanced",
         meta=meta,
+        **balance,
     )
-    mlp = fit_mlp(dense, y, CLASSES, hidden=MLP_HIDDEN, alpha=MLP_ALPHA, meta=meta)
+    mlp = fit_mlp(dense, y, CLASSES, hidden=MLP_HIDDEN, alpha=MLP_ALPHA, weight=weight, meta=meta)
     return SixClassModel(linear, mlp)
 
 
@@ -451,9 +477,11 @@ def fit_classifier(
 ) -> SixClassModel:
     """Six-category model over (prompt, response) from a labelled frame."""
     prompts, responses = frame["prompt"].to_list(), frame["response"].to_list()
+    from srllm.scoring.data import row_weights
+
     dense, r, p = pair_features(tox, prompts, responses)
     y = np.array([CLASSES.index(c_) for c_ in frame["category"].to_list()])
-    return fit_six(r, p, dense, y, meta)
+    return fit_six(r, p, dense, y, meta, row_weights(frame))
 
 
 def classify_probs(

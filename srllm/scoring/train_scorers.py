@@ -22,10 +22,12 @@ import polars as pl
 from srllm.config import DATA_DIR, SHARED_DATA
 from srllm.scoring import recipe as R
 from srllm.scoring.data import (
+    gptfuzz_author_rows,
     labels_dir,
     load_gptfuzz,
     load_jigsaw_pair,
     load_sbf,
+    row_weights,
     sha256_file,
 )
 
@@ -61,6 +63,7 @@ class Prepared:
         self.responses = frame["response"].to_list()
         self.dense, self.rp, self.pp = R.pair_features(tox, self.prompts, self.responses)
         self.y = np.array([R.CLASSES.index(c) for c in frame["category"].to_list()])
+        self.weight = row_weights(frame)
 
     def fit(self, rows: np.ndarray) -> R.SixClassModel:
         """The recipe fitted on ``rows``."""
@@ -70,6 +73,7 @@ class Prepared:
             self.dense[rows],
             self.y[rows],
             None,
+            None if self.weight is None else self.weight[rows],
         )
 
     def predict(self, model: R.SixClassModel, rows: np.ndarray) -> list[str]:
@@ -80,14 +84,19 @@ class Prepared:
         return R.decide(probs, [self.responses[i] for i in rows])
 
 
-def held_out(prep: Prepared, groups: np.ndarray) -> np.ndarray:
-    """Out-of-fold categories: each group predicted by the recipe fitted on all the others."""
+def held_out(prep: Prepared, groups: np.ndarray, scored: np.ndarray | None = None) -> np.ndarray:
+    """Out-of-fold categories: each group predicted by the recipe fitted on all the others.
+
+    ``scored``: the rows to predict (default all); the others only ever train (the GPTFuzz
+    authors' rows), and never while their own group is held out.
+    """
+    scored = np.ones(len(groups), dtype=bool) if scored is None else scored
     pred = np.empty(len(groups), dtype=object)
-    for g in sorted(set(groups.tolist())):
-        te = np.where(groups == g)[0]
+    for g in sorted(set(groups[scored].tolist())):
+        te = np.where((groups == g) & scored)[0]
         tr = np.where(groups != g)[0]
         pred[te] = prep.predict(prep.fit(tr), te)
-    return pred
+    return pred[scored]
 
 
 def prompt_type_folds(frame: pl.DataFrame, k: int = 5) -> np.ndarray:
@@ -100,16 +109,26 @@ def prompt_type_folds(frame: pl.DataFrame, k: int = 5) -> np.ndarray:
     return np.array([fold[x] for x in keys])
 
 
-def evaluate_classifier(frame: pl.DataFrame, tox: R.ToxicityModel) -> dict:
-    """Six-category figures held out by source and by prompt type, with the phrase baseline."""
-    prep = Prepared(frame, tox)
+def evaluate_classifier(
+    frame: pl.DataFrame, tox: R.ToxicityModel, extra: pl.DataFrame | None = None
+) -> dict:
+    """Six-category figures held out by source and by prompt type, with the phrase baseline.
+
+    Figures are over ``frame`` (this project's labels) only; ``extra`` rows (same columns)
+    join every training fold except the one that holds out their source or prompt type.
+    """
+    full = frame if extra is None or not extra.height else pl.concat([frame, extra])
+    scored = np.arange(full.height) < frame.height
+    prep = Prepared(full, tox)
     truth = frame["category"].to_list()
+    responses = frame["response"].to_list()
     out: dict = {"n": frame.height, "counts": dict(frame.group_by("category").len().iter_rows())}
-    by_source = held_out(prep, frame["source"].to_numpy())
-    by_type = held_out(prep, prompt_type_folds(frame))
+    out["extra_training_rows"] = full.height - frame.height
+    by_source = held_out(prep, full["source"].to_numpy(), scored)
+    by_type = held_out(prep, prompt_type_folds(full), scored)
     out["by_source"] = R.six_class_report(truth, list(by_source))
     out["by_prompt_type"] = R.six_class_report(truth, list(by_type))
-    out["baseline_phrase_match"] = R.six_class_report(truth, R.phrase_baseline(prep.responses))
+    out["baseline_phrase_match"] = R.six_class_report(truth, R.phrase_baseline(responses))
     per_source = {}
     for s in sorted(set(frame["source"].to_list())):
         m = (frame["source"] == s).to_numpy()
@@ -117,11 +136,12 @@ def evaluate_classifier(frame: pl.DataFrame, tox: R.ToxicityModel) -> dict:
         per_source[s] = {
             "n": int(m.sum()),
             "accuracy": R.six_class_report(t, list(by_source[m]))["accuracy"],
+            "accuracy_by_prompt_type": R.six_class_report(t, list(by_type[m]))["accuracy"],
             "baseline_accuracy": R.six_class_report(
                 t,
                 list(
                     np.array(
-                        R.phrase_baseline([r for r, k in zip(prep.responses, m, strict=True) if k]),
+                        R.phrase_baseline([r for r, k in zip(responses, m, strict=True) if k]),
                         dtype=object,
                     )
                 ),
@@ -334,7 +354,24 @@ def training_md(rec: dict) -> str:
         "- `response_classifier_mlp.safetensors`: a one-hidden-layer network (256 ReLU units,",
         "  class-balanced resampling, L2 0.01, 60 epochs, seed 0) over the same dense block",
         "  (no n-grams); the shipped six-class probabilities are the mean of the two models'.",
-        "  Both are trained on this project's labels (`data/labels/`, first pass). The one",
+        "  Both are trained on this project's labels (`data/labels/`, first pass) and on",
+        "  GPTFuzz **train** rows this project did not label, with the GPTFuzz authors' own",
+        "  human label mapped (jailbroken -> `harmful_answer`, else `refusal`; every jailbroken",
+        "  row and a seeded sample of the others: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(rec["gptfuzz_author_rows"].items()))
+        + "; the mapping agrees with",
+        "  this project's labels on 191 of the 200 GPTFuzz rows it labelled). In the held-out",
+        "  figures below they train every fold except the one that holds out GPTFuzz (or their",
+        "  question) and are never scored. Each weighs 0.1 of a project label, and classes",
+        "  are balanced over the weighted counts, so they add GPTFuzz's styles without",
+        "  diluting a class. Chosen on two by-source folds (5 sources / the other 7; GPTFuzz",
+        "  rows not scored) *and* on GPTFuzz evaluate, so the evaluate figure carries that",
+        "  choice: no rows 0.721 accuracy on the two folds (XSTest 3-class 0.894); weight 0.1",
+        "  0.737 (0.894), evaluate 0.894; 0.25 0.730 (0.883), 0.894; 0.5 0.724 (0.876),",
+        "  0.893; jailbroken rows alone at 0.25 0.725, evaluate 0.836; all rows at full",
+        "  weight with sklearn's balancing (a full run): held out by source 0.780 -> 0.763,",
+        "  XSTest by model 0.932 -> 0.895, evaluate 0.903.",
+        "  The one",
         "  rule: an empty response is `failure_to_answer`. The MLP and its averaging were",
         "  chosen on the held-out-by-source folds below, and so were the extra poolings (on",
         "  the 4,150 labels of that day: linear alone 0.664 accuracy, MLP alone 0.686, their",
@@ -396,13 +433,19 @@ def training_md(rec: dict) -> str:
     lines += ["    " + " ".join(f"{x:5d}" for x in row) for row in ev["by_source"]["confusion"]]
     lines += [
         "",
-        "Per source (held out: trained on every other source):",
+        "Per source: accuracy held out by source (trained on every other source), held out by",
+        "(source, prompt type) (the source's other prompt types trained), and the phrase",
+        "baseline:",
         "",
-        "| source | n | accuracy | phrase baseline |",
-        "|---|---|---|---|",
+        "| source | n | by source | by prompt type | phrase baseline |",
+        "|---|---|---|---|---|",
     ]
     for s, v in ev["per_source_held_out"].items():
-        lines.append(f"| {s} | {v['n']} | {_pct(v['accuracy'])} | {_pct(v['baseline_accuracy'])} |")
+        lines.append(
+            f"| {s} | {v['n']} | {_pct(v['accuracy'])} | "
+            f"{_pct(v.get('accuracy_by_prompt_type', float('nan')))} | "
+            f"{_pct(v['baseline_accuracy'])} |"
+        )
     lines += [
         "",
         f"Refusal vs not (held out by source): {_pct(ev['refusal_binary_accuracy'])}. "
@@ -475,7 +518,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"toxicity fitted ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     R.save_vector_cache()
     labelled = R.load_labels()
-    clf = R.fit_classifier(labelled, tox, meta={"recipe": "srllm.scoring.recipe.fit_classifier"})
+    authors = gptfuzz_author_rows(labelled)
+    clf = R.fit_classifier(
+        pl.concat([labelled, authors]), tox, meta={"recipe": "srllm.scoring.recipe.fit_classifier"}
+    )
     R.save_vector_cache()
     train_s = time.perf_counter() - t0
     print(f"classifier fitted ({train_s:.0f} s); evaluating", file=sys.stderr)
@@ -496,7 +542,8 @@ def main(argv: list[str] | None = None) -> int:
         "eval_files": _files(EVAL_FILES),
         "project_files": _project_files(),
         "toxicity_rows": dict(corpus.group_by("source").len().iter_rows()),
-        "classifier_eval": evaluate_classifier(labelled, tox),
+        "classifier_eval": evaluate_classifier(labelled, tox, authors),
+        "gptfuzz_author_rows": dict(authors.group_by("category").len().iter_rows()),
         "xstest_human": evaluate_against_xstest_humans(clf, tox),
         "gptfuzz": evaluate_gptfuzz(clf, tox),
         "toxicity_eval": evaluate_toxicity(tox, corpus, args.quick),
