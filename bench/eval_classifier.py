@@ -10,6 +10,8 @@ Everything runs the shipped recipe (``srllm.scoring.recipe``), the one that wrot
   Do-Not-Answer (evaluation only; its unambiguous actions: 0 -> refusal, harmful -> harmful
   answer, 5 -> answer), Social Bias Frames test AUC, the functional suite's test half, the
   counterfactual invariance of toxicity on our templates and the fuzzed Wikipedia Talk pair;
+- with the shipped weights, this project's pending labels (``data/labels/pending/``: responses
+  of the embedded models labelled after the weights were trained, never trained on);
 - ``--toxigen``: ToxiGen AUC with folds that never share a target group (refits, slow).
 
     .venv/bin/python bench/eval_classifier.py [--json] [--toxigen]
@@ -30,7 +32,7 @@ import numpy as np
 from srllm.errors import DataError
 from srllm.scoring import recipe as R
 from srllm.scoring import train_scorers as T
-from srllm.scoring.data import load_do_not_answer
+from srllm.scoring.data import gptfuzz_author_rows, labels_dir, load_do_not_answer
 from srllm.scoring.registry import builtin_toxicity, response_classifier
 
 
@@ -60,6 +62,30 @@ def do_not_answer(clf, tox) -> dict:
     }
 
 
+def pending_labels(clf, tox) -> dict:
+    """Shipped classifier on the first-pass labels in ``data/labels/pending/``."""
+    from sklearn.metrics import cohen_kappa_score
+
+    rows = []
+    for path in sorted((labels_dir() / "pending").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line) if line.strip() else {}
+            if int(rec.get("pass", 1)) == 1 and "category" in rec and "response" in rec:
+                rows.append(rec)
+    if not rows:
+        return {"n": 0}
+    prompts = [r.get("prompt") or "" for r in rows]
+    responses = [r["response"] for r in rows]
+    pred = np.array(R.decide(R.classify_probs(clf, tox, prompts, responses), responses))
+    truth = np.array([r["category"] for r in rows])
+    return {
+        "n": len(rows),
+        "accuracy": float((pred == truth).mean()),
+        "kappa": float(cohen_kappa_score(truth, pred)),
+        "refusal_vs_not": float((R.is_refusal(list(pred)) == R.is_refusal(list(truth))).mean()),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object")
@@ -72,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         tox = tox_backend.model
         labelled = R.load_labels()
         result = {
-            "six_categories": T.evaluate_classifier(labelled, tox),
+            "six_categories": T.evaluate_classifier(labelled, tox, gptfuzz_author_rows(labelled)),
+            "pending_labels": pending_labels(clf.model, tox),
             "gptfuzz_evaluate": T.evaluate_gptfuzz(clf.model, tox),
             "do_not_answer": do_not_answer(clf.model, tox),
             "toxicity": T.evaluate_toxicity(
@@ -107,6 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         f"  XSTest 3-class: by model {six['xstest_3class_by_model']:.3f}, by prompt type "
         f"{six['xstest_3class_by_prompt_type']:.3f}"
     )
+    pend = result["pending_labels"]
+    if pend["n"]:
+        print(
+            f"Pending labels (embedded models, never trained on), n {pend['n']}: acc "
+            f"{pend['accuracy']:.3f}  kappa {pend['kappa']:.3f}  refusal vs not "
+            f"{pend['refusal_vs_not']:.3f}"
+        )
     g = result["gptfuzz_evaluate"]
     print(
         f"GPTFuzz evaluate, harmful vs not: {g['accuracy']:.3f} "
