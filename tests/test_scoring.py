@@ -475,3 +475,39 @@ def test_one_encoder_pass_gives_every_pooling_and_repeats_are_encoded_once(monke
     np.testing.assert_allclose(out[1], alone, atol=1e-5)  # batching does not change a vector
     np.testing.assert_allclose(np.linalg.norm(out[1], axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(enc.encode([texts[1]], R.PROMPT_TOKENS)[0], alone[0], atol=1e-5)
+
+
+def test_gptfuzz_author_rows_add_only_rows_this_project_did_not_label():
+    from srllm.scoring.data import (
+        GPTFUZZ_AUTHOR_WEIGHT,
+        gptfuzz_author_rows,
+        load_labelled_set,
+        row_weights,
+    )
+
+    labelled = load_labelled_set()
+    authors = gptfuzz_author_rows(labelled)
+    assert not set(authors["key"]) & set(labelled["key"])  # this project's labels win
+    assert set(authors["category"]) == {"harmful_answer", "refusal"}
+    assert authors.height == authors["key"].n_unique()
+    assert authors.equals(gptfuzz_author_rows(labelled))  # the sample is seeded
+    w = row_weights(pl.concat([labelled, authors]))
+    assert row_weights(labelled) is None
+    n = labelled.height
+    assert (w[:n] == 1).all() and (w[n:] == GPTFUZZ_AUTHOR_WEIGHT).all()
+
+
+def test_weighted_balancing_is_sklearns_balanced_when_every_weight_is_one():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    from srllm.scoring.recipe import balanced_weights
+
+    y = np.array([0, 0, 0, 1, 2, 2, 5])
+    ours = balanced_weights(y, np.ones(len(y)), 6)
+    cw = compute_class_weight("balanced", classes=np.unique(y), y=y)
+    assert np.allclose(ours, cw[np.searchsorted(np.unique(y), y)])
+    # low-weight rows do not dilute a class: each class still sums to the same total
+    w = np.array([1, 1, 1, 1, 1, 0.1, 0.1])
+    bw = balanced_weights(y, w, 6)
+    totals = [bw[y == k].sum() for k in np.unique(y)]
+    assert np.allclose(totals, totals[0])
