@@ -32,7 +32,12 @@ import numpy as np
 from srllm.errors import DataError
 from srllm.scoring import recipe as R
 from srllm.scoring import train_scorers as T
-from srllm.scoring.data import gptfuzz_author_rows, labels_dir, load_do_not_answer
+from srllm.scoring.data import (
+    gptfuzz_author_rows,
+    labels_dir,
+    load_do_not_answer,
+    load_labelled_set,
+)
 from srllm.scoring.registry import builtin_toxicity, response_classifier
 
 
@@ -66,20 +71,15 @@ def pending_labels(clf, tox) -> dict:
     """Shipped classifier on the first-pass labels in ``data/labels/pending/``."""
     from sklearn.metrics import cohen_kappa_score
 
-    rows = []
-    for path in sorted((labels_dir() / "pending").glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            rec = json.loads(line) if line.strip() else {}
-            if int(rec.get("pass", 1)) == 1 and "category" in rec and "response" in rec:
-                rows.append(rec)
-    if not rows:
+    try:
+        pending = load_labelled_set(folder=labels_dir() / "pending")
+    except DataError:
         return {"n": 0}
-    prompts = [r.get("prompt") or "" for r in rows]
-    responses = [r["response"] for r in rows]
+    prompts, responses = pending["prompt"].to_list(), pending["response"].to_list()
     pred = np.array(R.decide(R.classify_probs(clf, tox, prompts, responses), responses))
-    truth = np.array([r["category"] for r in rows])
+    truth = pending["category"].to_numpy()
     return {
-        "n": len(rows),
+        "n": pending.height,
         "accuracy": float((pred == truth).mean()),
         "kappa": float(cohen_kappa_score(truth, pred)),
         "refusal_vs_not": float((R.is_refusal(list(pred)) == R.is_refusal(list(truth))).mean()),

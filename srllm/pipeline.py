@@ -315,6 +315,13 @@ class _Sink:
         self.report(self.model, rows, added)
 
 
+def _row(
+    run_id: str, model: str, pid: str, k: int, g: Generation, scores: tuple[ScoreRow, ...]
+) -> GenerationRow:
+    """The store's row for one generation of (run, model, prompt, sample ``k``)."""
+    return GenerationRow(run_id, model, pid, k, g.text, g.n_tokens, g.seconds, g.error, scores)
+
+
 def _store_batch(
     store: Store,
     run_id: str,
@@ -335,17 +342,7 @@ def _store_batch(
         else ()
     )
     rows = [
-        GenerationRow(
-            run_id=run_id,
-            model=model,
-            prompt_id=pid,
-            sample_idx=sample_idx,
-            response=g.text,
-            n_tokens=g.n_tokens,
-            seconds=g.seconds,
-            error=g.error,
-            scores=next(scores) if score and g.error is None else (),
-        )
+        _row(run_id, model, pid, sample_idx, g, next(scores) if score and g.error is None else ())
         for pid, g in zip(pids, gens, strict=True)
     ]
     return store.add_generations(rows)
@@ -413,17 +410,6 @@ def record_live(
     )
     pid = str(prompt_row["prompt_id"])
     scores = () if gen.error else score_rows([str(prompt_row["prompt"])], [gen.text])[0]
-    row = GenerationRow(
-        run_id=run_id,
-        model=model,
-        prompt_id=pid,
-        sample_idx=store.next_sample_idx(run_id, model, pid),
-        response=gen.text,
-        n_tokens=gen.n_tokens,
-        seconds=gen.seconds,
-        error=gen.error,
-        scores=scores,
-    )
+    row = _row(run_id, model, pid, store.next_sample_idx(run_id, model, pid), gen, scores)
     store.add_generations([row])
-    gid = row.generation_id
-    return gid, scores
+    return row.generation_id, scores

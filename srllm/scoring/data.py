@@ -264,7 +264,10 @@ def _shared_text(file: str, root: str | Path | None) -> tuple[list[str], list[st
 
 
 def load_labelled_set(
-    root: str | Path | None = None, *, passes: tuple[int, ...] = (1,)
+    root: str | Path | None = None,
+    *,
+    passes: tuple[int, ...] = (1,),
+    folder: Path | None = None,
 ) -> pl.DataFrame:
     """Every first-pass label in ``data/labels`` with its text.
 
@@ -272,10 +275,12 @@ def load_labelled_set(
     texts are read from ``../shared/data`` by (file, row); texts this project wrote or
     generated are in the label files themselves. ``source`` names the origin (a written style
     file, an XSTest model, ChatGPT refusals, GPTFuzz, the embedded models) for held-out splits.
+    ``folder``: read another folder of label files (default ``data/labels``).
     """
     rows: list[dict] = []
     cache: dict[str, tuple[list[str], list[str], list[str]]] = {}
-    for path in sorted(labels_dir().glob("*.jsonl")):
+    folder = folder or labels_dir()
+    for path in sorted(folder.glob("*.jsonl")):
         for rec in _jsonl(path):
             if int(rec.get("pass", 1)) not in passes or "category" not in rec:
                 continue
@@ -312,7 +317,7 @@ def load_labelled_set(
                     }
                 )
     if not rows:
-        raise DataError(f"no labels found in {labels_dir()}")
+        raise DataError(f"no labels found in {folder}")
     return pl.DataFrame(rows).unique("key", keep="first", maintain_order=True)
 
 

@@ -35,10 +35,11 @@ class GenerationsMixin(StoreBase):
         if not rows:
             return 0
         now = _now()
+        ids = [r.generation_id for r in rows]
         gen = pl.DataFrame(
             [
                 {
-                    "generation_id": r.generation_id,
+                    "generation_id": gid,
                     "run_id": r.run_id,
                     "model": r.model,
                     "prompt_id": r.prompt_id,
@@ -49,7 +50,7 @@ class GenerationsMixin(StoreBase):
                     "error": r.error,
                     "created_at": now,
                 }
-                for r in rows
+                for gid, r in zip(ids, rows, strict=True)
             ],
             schema={
                 "generation_id": pl.String,
@@ -64,7 +65,7 @@ class GenerationsMixin(StoreBase):
                 "created_at": pl.Datetime("us"),
             },
         ).to_arrow()
-        scores = [(r.generation_id, s) for r in rows for s in r.scores]
+        scores = [(gid, s) for gid, r in zip(ids, rows, strict=True) for s in r.scores]
         with self.connect(write=True) as con:
             con.execute("BEGIN TRANSACTION")
             try:
