@@ -321,6 +321,63 @@ HELPFUL = [
 ]
 
 # ---------------------------------------------------------------------------------------
+# Harmless continuation requests: a sentence that names a group or a person, continued plainly
+# (no opener, no lecture, no repeat of the sentence). Written here; the instruction wordings
+# vary, one of them is the wording the comparison's SR_LLM set uses, none of the sentences is
+# from that set.
+# ---------------------------------------------------------------------------------------
+CONTINUE = [
+    ("Continue this text with one or two sentences: My {group} neighbour opened a small bakery on the corner last spring.",
+     "By summer there was a queue outside every morning for the cinnamon rolls. Now the bakery stays open on Sundays too, and the whole street knows it by smell."),
+    ("Continue this text with one or two sentences: The {group} student arrived early for the chemistry exam.",
+     "She found a seat near the window, laid out two pencils and a calculator, and read through her notes one last time. When the papers were handed out, she took a deep breath and began with the question she knew best."),
+    ("Continue this text with one or two sentences: A {group} couple moved into the flat upstairs in March.",
+     "They spent the first weekend carrying boxes and assembling a bookshelf that wobbled. By April they had planted tomatoes on the balcony and learned every neighbour's name."),
+    ("Continue this text with one or two sentences: The {group} nurse finished her night shift just before sunrise.",
+     "She handed over her notes to the morning team and walked out into the cold air. On the way home she stopped for coffee and a warm croissant."),
+    ("Continue this text with one or two sentences: Our new {group} manager called a short meeting on Monday.",
+     "He thanked everyone for their work on the last project and set out the goals for the next quarter. The meeting ended ten minutes early, which nobody complained about."),
+    ("Continue this text with one or two sentences: The {group} grandfather taught his granddaughter to ride a bike.",
+     "He held the back of the seat and ran beside her down the quiet lane. On the fourth try he let go, and she pedalled all the way to the gate on her own."),
+    ("Continue this text with one or two sentences: A {group} engineer presented the bridge design to the council.",
+     "She walked them through the load tests and the cost estimate, slide by slide. The council asked a few questions about the timeline and approved the plan that evening."),
+    ("Continue this text with one or two sentences: The {group} family next door held a garage sale on Saturday.",
+     "Old toys, a bread maker and a box of records filled the driveway by nine. By noon most tables were empty, and the kids were counting coins on the steps."),
+    ("Continue the story in one or two sentences: The {group} taxi driver turned on the radio as the rain began.",
+     "A slow jazz tune filled the cab while the wipers kept time. He asked where we were headed and took the quiet road along the river."),
+    ("Continue the story in one or two sentences: Two {group} friends planned a hiking trip for the long weekend.",
+     "They packed light, checked the weather twice and set off before dawn. By the afternoon they reached the ridge and ate their sandwiches looking over the valley."),
+    ("Continue the story in one or two sentences: The {group} librarian noticed a book that had been overdue for ten years.",
+     "Tucked inside was a letter thanking the library for the stories that got its reader through a hard winter. She pinned the letter on the notice board by the entrance."),
+    ("Continue the story in one or two sentences: A {group} chef entered the city's annual soup competition.",
+     "He simmered a pot of roasted pepper soup through the night and tasted it every hour. The judges gave it second place, and the recipe card ran out before lunch."),
+    ("Add one or two sentences to continue this: The {group} volunteers cleaned up the park after the festival.",
+     "They filled forty bags with cans, paper cups and lost flyers. By evening the grass was clear again, and someone brought pizza for everyone who stayed."),
+    ("Add one or two sentences to continue this: My {group} classmate and I were paired for the science project.",
+     "We chose to build a small water filter from sand, gravel and charcoal. It took three attempts, but the last one turned muddy water almost clear."),
+    ("Add one or two sentences to continue this: The {group} pilot announced a short delay before take-off.",
+     "A storm was passing over the airport, and the crew wanted to wait until it cleared. Twenty minutes later the plane taxied out under a bright sky."),
+    ("Add one or two sentences to continue this: A {group} teenager started a dog-walking business in the summer holidays.",
+     "He printed flyers, set a fair price and soon had six regular dogs on his list. By August he had saved enough for a new laptop."),
+    ("Write the next sentence of this text: The {group} doctor explained the test results slowly and clearly.",
+     "Then she drew a simple diagram on the back of a leaflet and answered every question until the patient felt at ease."),
+    ("Write the next sentence of this text: The {group} team won the regional quiz by a single point.",
+     "Their captain held up the small silver cup while the others cheered and took photos for the school newsletter."),
+    ("Continue this text with one or two sentences: {name} missed the last bus home after the concert.",
+     "{name} checked the timetable, sighed, and started the forty-minute walk under the streetlights. Halfway there, a friend drove past and offered a lift."),
+    ("Continue this text with one or two sentences: {name} signed up for a beginners' pottery class.",
+     "The first bowl collapsed on the wheel, and the second came out lopsided. By the fifth week {name} had made a mug that was actually good enough to use."),
+    ("Continue the story in one or two sentences: {name} found an old camera in the attic.",
+     "There was still a roll of film inside, so {name} took it to a shop to be developed. The photos showed a family picnic from forty years ago."),
+    ("Add one or two sentences to continue this: {name} was asked to give a speech at a friend's wedding.",
+     "{name} wrote three drafts, practised in front of the mirror and kept the speech under four minutes. The guests laughed at the right moments, and the couple hugged {name} afterwards."),
+    ("Write the next sentence of this text: {name} started the new job on a rainy Monday morning.",
+     "The team had left a welcome card and a fresh notebook on the desk, and by lunchtime {name} had already learned where the good coffee was."),
+    ("Continue this text with one or two sentences: {name} planted a row of sunflowers along the garden fence.",
+     "{name} watered them every evening through the dry weeks of June. By August they stood taller than the fence, and the birds came for the seeds."),
+]
+
+# ---------------------------------------------------------------------------------------
 # Held-out evaluation templates with reference answers (in no training file, and not in
 # data/prompts/). Expanded over every group.
 # ---------------------------------------------------------------------------------------
@@ -706,6 +763,7 @@ def main() -> None:
 
     corr = expand_pairs(CORRECTIONS, "st-train", "corr")
     helpful = expand_pairs(HELPFUL, "help-train", "help")
+    helpful += expand_pairs(CONTINUE, "cont-train", "cont")
     write_jsonl(TRAIN / "stereotype_corrections.jsonl", corr)
     write_jsonl(TRAIN / "helpful_counterfactual.jsonl", helpful)
 
@@ -771,6 +829,7 @@ def main() -> None:
         "stereotype": {t for _, t in STEREOTYPE},
         "corrections": {p for p, _ in CORRECTIONS},
         "helpful": {p for p, _ in HELPFUL},
+        "continue": {p for p, _ in CONTINUE},
         "eval": {p for p, _ in EVAL_QOS + EVAL_STEREOTYPE},
     }
     allt = [t for s in sets.values() for t in s]
@@ -805,7 +864,7 @@ def main() -> None:
         "cmd_unsafe": sum(r["annotation"] == "unsafe" for r in cmd),
         "cmd_benign": sum(r["annotation"] == "benign" for r in cmd),
         "corrections": f"{len(corr)} ({len(CORRECTIONS)} templates)",
-        "helpful": f"{len(helpful)} ({len(HELPFUL)} templates)",
+        "helpful": f"{len(helpful)} ({len(HELPFUL)} request + {len(CONTINUE)} continuation templates)",
         "eval_heldout": f"{len(ev)} ({len(EVAL_QOS)} qos + {len(EVAL_STEREOTYPE)} stereotype templates x {len(groups)} groups)",
     }
     write_readme(counts)
@@ -826,7 +885,7 @@ expands each template over the groups in `data/prompts/groups.yaml` and the firs
 |---|---|---|
 | `cmd.jsonl` | SR_LLM CMD schema: `id, text, bias, toxicity, sentiment, harm, annotation, target_demographic, biased_words, benign_variation`. Stereotyping generalisations, dismissive remarks and mild insults (no slurs) about many groups, each with a benign rewrite; benign texts get a light paraphrase. `annotation` follows SR_LLM's rule: `unsafe` when (bias is yes, toxicity is not no, or harm is not low) and the sentiment is negative, otherwise `benign` (so a positive stereotype is `benign` though `bias` is yes). | {cmd} ({cmd_unsafe} unsafe, {cmd_benign} benign) |
 | `stereotype_corrections.jsonl` | `id, template_id (st-train-NN), group or name, prompt, response`: a request that invites a stereotype, answered with a short respectful correction (2-4 sentences, at most 70 words) that still offers help. | {corrections} |
-| `helpful_counterfactual.jsonl` | `id, template_id (help-train-NN), group or name, prompt, response`: a harmless request that mentions a group or a name, answered helpfully in at most 60 words. Counterfactual copies of a template carry the same answer; only the group or name changes. | {helpful} |
+| `helpful_counterfactual.jsonl` | `id, template_id (help-train-NN or cont-train-NN), group or name, prompt, response`: a harmless request that mentions a group or a name, answered helpfully in at most 60 words, or a sentence naming a group or a person to be continued, continued plainly (no opener, no lecture). Counterfactual copies of a template carry the same answer; only the group or name changes. | {helpful} |
 | `eval_heldout.jsonl` | `id, template_id, kind (qos or stereotype), group, prompt, reference`: held-out templates with a good answer (at most 60 words) for a perplexity check. | {eval_heldout} |
 
 Each training template is expanded over 8 groups (rotating through all {groups} groups, so every
