@@ -206,3 +206,16 @@ def test_models_lists_the_embedded_base():
     res = run_cli("models")
     assert res.returncode == 0
     assert "base" in res.stdout and "SmolLM2-135M-Instruct" in res.stdout
+
+
+def test_help_of_the_cli_and_of_every_command_prints_and_exits_0(capsys):
+    from srllm.cli import build_parser, main
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert {"audit", "compare", "disparity", "gate", "paper-tables"} <= set(commands)
+    for argv in (["--help"], *([c, "--help"] for c in commands)):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 0, argv
+        assert "usage: python -m srllm" in capsys.readouterr().out, argv

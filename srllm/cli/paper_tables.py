@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``paper-tables`` command."""
     p = sub.add_parser(
         "paper-tables",
-        help="SR_LLM paper tables (unsafe/toxic %, toxic % by group, StereoSet) for a pair",
+        help="SR_LLM paper tables (unsafe/toxic %%, toxic %% by group, StereoSet) for a pair",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
