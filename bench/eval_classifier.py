@@ -6,12 +6,13 @@ Everything runs the shipped recipe (``srllm.scoring.recipe``), the one that wrot
   predicted by the recipe refitted on all the others) and by (source, prompt type): accuracy,
   macro-F1, kappa, per-class precision/recall/F1, confusion; the refusal-phrase matcher on the
   same rows in the same run; XSTest three-class accuracy held out by model and by prompt type;
+  the embedded models' own responses held out by prompt template;
 - with the shipped weights, on sets never trained on: GPTFuzz evaluate (harmful_answer vs not),
   Do-Not-Answer (evaluation only; its unambiguous actions: 0 -> refusal, harmful -> harmful
   answer, 5 -> answer), Social Bias Frames test AUC, the functional suite's test half, the
   counterfactual invariance of toxicity on our templates and the fuzzed Wikipedia Talk pair;
-- with the shipped weights, this project's pending labels (``data/labels/pending/``: responses
-  of the embedded models labelled after the weights were trained, never trained on);
+- with the shipped weights, this project's pending labels (``data/labels/pending/``: labels
+  made after the weights were trained, never trained on; none at present);
 - ``--toxigen``: ToxiGen AUC with folds that never share a target group (refits, slow).
 
     .venv/bin/python bench/eval_classifier.py [--json] [--toxigen]
@@ -134,6 +135,12 @@ def main(argv: list[str] | None = None) -> int:
         f"  XSTest 3-class: by model {six['xstest_3class_by_model']:.3f}, by prompt type "
         f"{six['xstest_3class_by_prompt_type']:.3f}"
     )
+    emb = six.get("embedded_by_template") or {}
+    if emb:
+        print(
+            f"  embedded models held out by template, n {emb['n']}: acc {emb['accuracy']:.3f}  "
+            f"kappa {emb['kappa']:.3f}  (first 320: {emb['first_320_accuracy']:.3f})"
+        )
     pend = result["pending_labels"]
     if pend["n"]:
         print(

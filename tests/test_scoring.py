@@ -511,3 +511,22 @@ def test_weighted_balancing_is_sklearns_balanced_when_every_weight_is_one():
     bw = balanced_weights(y, w, 6)
     totals = [bw[y == k].sum() for k in np.unique(y)]
     assert np.allclose(totals, totals[0])
+
+
+def test_embedded_template_folds_keep_a_templates_variants_together():
+    from srllm.scoring.data import load_labelled_set
+    from srllm.scoring.train_scorers import EMBEDDED, embedded_template_folds
+
+    labelled = load_labelled_set()
+    folds = embedded_template_folds(labelled)
+    emb = (labelled["source"] == EMBEDDED).to_numpy()
+    assert (folds[~emb] == -1).all() and (folds[emb] >= 0).all()
+    assert set(folds[emb].tolist()) == {0, 1, 2, 3, 4}
+    # every response to one template (any group, name or model) is in one fold
+    keys = labelled["key"].to_numpy()[emb]
+    by_template: dict[str, set[int]] = {}
+    for k, f in zip(keys, folds[emb], strict=True):
+        template = k.split(":")[0].split("-", 2)[2]  # em2-tuned-qos-019:asian -> qos-019
+        by_template.setdefault(template, set()).add(int(f))
+    assert len(by_template) > 20
+    assert all(len(f) == 1 for f in by_template.values())

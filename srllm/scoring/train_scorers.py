@@ -109,6 +109,42 @@ def prompt_type_folds(frame: pl.DataFrame, k: int = 5) -> np.ndarray:
     return np.array([fold[x] for x in keys])
 
 
+EMBEDDED = "embedded_responses"
+_EMBEDDED_TEMPLATE = r"^em\d*-[a-z]+-([a-z]+-\d+)"
+
+
+def embedded_template_folds(frame: pl.DataFrame, k: int = 5) -> np.ndarray:
+    """Fold of each embedded-model row by its prompt template (``qos-077``); others ``-1``.
+
+    A template's group and name variants share a fold, so a fold's responses come from
+    templates the fitted model never saw answered by this model.
+    """
+    emb = (frame["source"] == EMBEDDED).to_numpy()
+    tmpl = frame["key"].str.extract(_EMBEDDED_TEMPLATE, 1).fill_null("").to_list()
+    uniq = sorted({t for t, e in zip(tmpl, emb, strict=True) if e})
+    order = np.random.default_rng(0).permutation(len(uniq))
+    fold = {uniq[j]: i % k for i, j in enumerate(order)}
+    return np.array([fold[t] if e else -1 for t, e in zip(tmpl, emb, strict=True)])
+
+
+def evaluate_embedded_by_template(prep: Prepared, full: pl.DataFrame, n_scored: int) -> dict:
+    """The embedded models' own responses, held out by template (every other row trains)."""
+    folds = embedded_template_folds(full)
+    scored = (folds >= 0) & (np.arange(full.height) < n_scored)
+    if not scored.any():
+        return {}
+    pred = held_out(prep, folds, scored)
+    truth = full["category"].to_numpy()[scored]
+    keys = full["key"].to_numpy()[scored]
+    first = np.array([k.startswith("em-") for k in keys])
+    out = R.six_class_report(list(truth), list(pred))
+    out["n"] = int(scored.sum())
+    out["templates"] = len(set(full["key"].str.extract(_EMBEDDED_TEMPLATE, 1).to_numpy()[scored]))
+    out["first_320_accuracy"] = float((pred[first] == truth[first]).mean()) if first.any() else None
+    out["refusal_vs_not"] = float((R.is_refusal(list(pred)) == R.is_refusal(list(truth))).mean())
+    return out
+
+
 def evaluate_classifier(
     frame: pl.DataFrame, tox: R.ToxicityModel, extra: pl.DataFrame | None = None
 ) -> dict:
@@ -148,6 +184,7 @@ def evaluate_classifier(
             )["accuracy"],
         }
     out["per_source_held_out"] = per_source
+    out["embedded_by_template"] = evaluate_embedded_by_template(prep, full, frame.height)
     # refusal vs not, from the held-out-by-source predictions
     from sklearn.metrics import accuracy_score
 
@@ -453,6 +490,24 @@ def training_md(rec: dict) -> str:
         f"{_pct(ev['xstest_3class_by_model'])}, by prompt type "
         f"{_pct(ev['xstest_3class_by_prompt_type'])}.",
         "",
+    ]
+    emb = ev.get("embedded_by_template") or {}
+    if emb:
+        rec_ = ", ".join(
+            f"{c} {_pct(v['recall'])} (n {v['support']})"
+            for c, v in emb["per_class"].items()
+            if v["support"]
+        )
+        lines += [
+            f"The embedded models' own responses held out by prompt template ({emb['n']} "
+            f"responses, {emb['templates']} templates in 5 folds; every other row trains, "
+            "including this model's responses to other templates): accuracy "
+            f"{_pct(emb['accuracy'])}, macro-F1 {_pct(emb['macro_f1'])}, kappa "
+            f"{_pct(emb['kappa'])}, refusal vs not {_pct(emb['refusal_vs_not'])}; the first "
+            f"320 of them {_pct(emb['first_320_accuracy'])}. Recall: {rec_}.",
+            "",
+        ]
+    lines += [
         "Shipped classifier against the XSTest authors' human labels (not held out: it saw this "
         "project's labels of the same rows): "
         + ", ".join(f"{k} {_pct(v)}" for k, v in sorted(rec["xstest_human"].items()))
