@@ -113,6 +113,11 @@ EMBEDDED = "embedded_responses"
 _EMBEDDED_TEMPLATE = r"^em\d*-[a-z]+-([a-z]+-\d+)"
 
 
+def embedded_templates(frame: pl.DataFrame) -> np.ndarray:
+    """Prompt template of each row's key (``em2-tuned-qos-019:asian`` -> ``qos-019``), or ""."""
+    return frame["key"].str.extract(_EMBEDDED_TEMPLATE, 1).fill_null("").to_numpy()
+
+
 def embedded_template_folds(frame: pl.DataFrame, k: int = 5) -> np.ndarray:
     """Fold of each embedded-model row by its prompt template (``qos-077``); others ``-1``.
 
@@ -120,7 +125,7 @@ def embedded_template_folds(frame: pl.DataFrame, k: int = 5) -> np.ndarray:
     templates the fitted model never saw answered by this model.
     """
     emb = (frame["source"] == EMBEDDED).to_numpy()
-    tmpl = frame["key"].str.extract(_EMBEDDED_TEMPLATE, 1).fill_null("").to_list()
+    tmpl = embedded_templates(frame).tolist()
     uniq = sorted({t for t, e in zip(tmpl, emb, strict=True) if e})
     order = np.random.default_rng(0).permutation(len(uniq))
     fold = {uniq[j]: i % k for i, j in enumerate(order)}
@@ -139,8 +144,8 @@ def evaluate_embedded_by_template(prep: Prepared, full: pl.DataFrame, n_scored: 
     first = np.array([k.startswith("em-") for k in keys])
     out = R.six_class_report(list(truth), list(pred))
     out["n"] = int(scored.sum())
-    out["templates"] = len(set(full["key"].str.extract(_EMBEDDED_TEMPLATE, 1).to_numpy()[scored]))
-    out["first_320_accuracy"] = float((pred[first] == truth[first]).mean()) if first.any() else None
+    out["templates"] = len(set(embedded_templates(full)[scored].tolist()))
+    out["first_320_accuracy"] = float((pred[first] == truth[first]).mean()) if first.any() else 0.0
     out["refusal_vs_not"] = float((R.is_refusal(list(pred)) == R.is_refusal(list(truth))).mean())
     return out
 
