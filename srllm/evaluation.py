@@ -170,6 +170,11 @@ def perplexity(lm: Any, pairs: list[tuple[str, str]], *, batch_size: int = 16) -
     return math.exp(total_nll / max(total_tokens, 1))
 
 
+def compare_run_name(set_name: str, base: str, tuned: str, max_new_tokens: int) -> str:
+    """The run name of one comparison set, from the models' names (never their paths)."""
+    return f"compare-{set_name}-{base}-vs-{tuned}-{max_new_tokens}"
+
+
 def run_compare(
     *,
     base: str,
@@ -194,7 +199,12 @@ def run_compare(
     except DataError as exc:
         sets["srllm_counterfactual"] = pl.DataFrame(schema={c: pl.String for c in PROMPT_COLUMNS})
         print(f"skipping SR_LLM set: {exc}")
-    report: dict[str, Any] = {"base": base, "tuned": tuned, "sets": {}}
+    # Run names and labels use the models' names ("tuned" for "tuned=path/to/adapter"); the
+    # report keeps the specs as given, so it still says which files were compared.
+    names = [resolve_model(base).name, resolve_model(tuned).name]
+    report: dict[str, Any] = {"base": names[0], "tuned": names[1], "sets": {}}
+    if [base, tuned] != names:
+        report["specs"] = {"base": base, "tuned": tuned}
     store = Store(db)
     for name, prompts in sets.items():
         if prompts.height == 0:
@@ -204,12 +214,11 @@ def run_compare(
         cfg = RunConfig(
             prompts=str(path),
             models=(base, tuned),
-            run_name=f"compare-{name}-{base}-vs-{tuned}-{max_new_tokens}",
+            run_name=compare_run_name(name, names[0], names[1], max_new_tokens),
             generation=GenerationConfig(max_new_tokens=max_new_tokens, batch_size=batch_size),
         )
         res = run_audit(cfg, db, progress=progress)
         data = store.scored_frame(res.run_id)
-        names = [resolve_model(base).name, resolve_model(tuned).name]
         entry: dict[str, Any] = {"run_id": res.run_id, "n_prompts": prompts.height}
         for label, model in zip(("base", "tuned"), names, strict=True):
             entry[label] = {k: v.__dict__ for k, v in summarise(data, model).items()}
@@ -244,6 +253,8 @@ def import_file_safe(set_name: str, limit: int | None) -> pl.DataFrame:
 def format_report(report: dict[str, Any]) -> str:
     """A readable table of the comparison."""
     lines = [f"base = {report['base']}   tuned = {report['tuned']}"]
+    if report.get("specs"):
+        lines[0] += f"   ({report['specs']['base']} vs {report['specs']['tuned']})"
     labels = {
         "harmful_answer_rate": "harmful-answer rate (stereotype-inviting prompts)",
         "harmful_answer_rate_all": "harmful-answer rate (all prompts)",
