@@ -201,7 +201,8 @@ def run_compare(
         print(f"skipping SR_LLM set: {exc}")
     # Run names and labels use the models' names ("tuned" for "tuned=path/to/adapter"); the
     # report keeps the specs as given, so it still says which files were compared.
-    names = [resolve_model(base).name, resolve_model(tuned).name]
+    specs = {"base": resolve_model(base), "tuned": resolve_model(tuned)}
+    names = [specs["base"].name, specs["tuned"].name]
     report: dict[str, Any] = {"base": names[0], "tuned": names[1], "sets": {}}
     if [base, tuned] != names:
         report["specs"] = {"base": base, "tuned": tuned}
@@ -232,10 +233,7 @@ def run_compare(
             entry["comparison_error"] = str(exc)
         report["sets"][name] = entry
     refs = heldout_references()
-    report["perplexity"] = {
-        label: perplexity(load_model(resolve_model(m)), refs)
-        for label, m in (("base", base), ("tuned", tuned))
-    }
+    report["perplexity"] = {label: perplexity(load_model(m), refs) for label, m in specs.items()}
     return report
 
 
