@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export HF_HUB_OFFLINE=1
-.venv/bin/python -m srllm models >/dev/null  # converts the embedded model once, if needed
+.venv/bin/python -m srllm models --prepare  # converts the embedded model once (one line)
 # The worked example the Overview shows: built once in the background while the dashboard
 # already serves (its own store, data/demo.duckdb; a killed build resumes next time).
 if [ ! -f data/demo.manifest.json ] && [ -z "${SRLLM_NO_DEMO:-}" ]; then

@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
 export HF_HUB_OFFLINE=1
-.venv/bin/python -m srllm models >/dev/null  # converts the embedded model once, if needed
+.venv/bin/python -m srllm models --prepare  # converts the embedded model once (one line)
 # the tests read that conversion; everything else they write goes to temporary folders
 export SRLLM_TEST_CACHE="${SRLLM_CACHE:-$HOME/.cache/srllm}"
 .venv/bin/ruff check .

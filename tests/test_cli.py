@@ -208,6 +208,29 @@ def test_models_lists_the_embedded_base():
     assert "base" in res.stdout and "SmolLM2-135M-Instruct" in res.stdout
 
 
+@pytest.mark.slow
+def test_models_prepare_converts_the_embedded_model_into_an_empty_cache_quietly(tmp_path):
+    """What scripts/test.sh and scripts/start.sh run at set-up: one line, the files, no bars."""
+    cold = tmp_path / "empty-cache"
+    env = {"SRLLM_CACHE": str(cold), "HF_HUB_OFFLINE": "1"}
+    res = run_cli("models", "--prepare", timeout=600, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    target = cold / "smollm2-135m-instruct"
+    for name in ("srllm_cache.json", "config.json", "model.safetensors", "tokenizer.json"):
+        assert (target / name).is_file(), name
+    assert res.stdout.strip().splitlines() == [f"base: converted in {target}"]
+    assert "%|" not in res.stderr and "it/s" not in res.stderr, res.stderr[-2000:]
+    assert res.stderr.strip() == "", res.stderr[-2000:]
+    again = run_cli("models", "--prepare", timeout=120, env=env)
+    assert again.stdout.strip() == f"base: already converted in {target}", again.stderr
+
+
+def test_set_up_scripts_convert_the_embedded_model():
+    for script in ("scripts/test.sh", "scripts/start.sh"):
+        text = (ROOT / script).read_text()
+        assert "-m srllm models --prepare" in text, script
+
+
 def test_help_of_the_cli_and_of_every_command_prints_and_exits_0(capsys):
     from srllm.cli import build_parser, main
 

@@ -26,6 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=cmd_export)
 
     m = sub.add_parser("models", help="what can be loaded here and from where")
+    m.add_argument(
+        "--prepare",
+        action="store_true",
+        help="convert the embedded model to safetensors now (once; set-up scripts run this) "
+        "and print one line instead of the list",
+    )
     m.set_defaults(func=cmd_models)
 
     s = sub.add_parser("score", help="score the stored generations of a run that lack scores")
@@ -108,13 +114,30 @@ def write_table(df, out: Path) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    """List loadable models."""
+    """List loadable models, or with ``--prepare`` convert the embedded one (one line)."""
+    if args.prepare:
+        return _prepare_embedded()
     from srllm.models import available_models
 
     rows = available_models()
     width = max(len(r["name"]) for r in rows)
     for r in rows:
         print(f"{r['name']:<{width}}  {r['source']}" + (f"  [{r['note']}]" if r["note"] else ""))
+    return 0
+
+
+def _prepare_embedded() -> int:
+    """Dequantize the embedded GGUF into the cache now, silently, and say where it is."""
+    from srllm.models.loading import (
+        embedded_cache_path,
+        ensure_embedded_cached,
+        quiet_transformers,
+    )
+
+    was_cached = (embedded_cache_path() / "srllm_cache.json").is_file()
+    with quiet_transformers():
+        target = ensure_embedded_cached()
+    print(f"base: {'already converted' if was_cached else 'converted'} in {target}")
     return 0
 
 
