@@ -22,7 +22,9 @@ Usage::
     python bench/generation.py [--prompts 128] [--new-tokens 64] [--rounds 2]
         [--threads N] [--slots N] [--peer-batch 32] [--check 16] [--check-transformers]
 
-Prints one JSON object.
+Prints one JSON object; ``cpu`` names the host CPU and whether it has AVX-512F and AMX.
+``SRLLM_BENCH_CRASH_PEER=single,batched`` makes those peers' child processes die with SIGSEGV
+(to test the crash path: ``tests/test_bench_generation.py``).
 """
 
 from __future__ import annotations
@@ -207,6 +209,35 @@ class PeerCrashed(RuntimeError):
     """A peer's child process died (its exit signal or status is the message)."""
 
 
+def host_cpu(cpuinfo: str | None = None) -> dict[str, object]:
+    """The host CPU's model name and whether it has AVX-512F and AMX (from /proc/cpuinfo).
+
+    A native llama.cpp build once crashed on an AVX-512/AMX host: the result says which kind
+    of host a figure (or a crash) came from.
+    """
+    import platform
+
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    model, flags = None, set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and model is None:
+            model = value.strip()
+        elif key in ("flags", "Features") and not flags:
+            flags = set(value.split())
+    return {
+        "model": model or platform.processor() or platform.machine() or None,
+        "avx512f": "avx512f" in flags,
+        "amx": any(f.startswith("amx") for f in flags),
+        "amx_flags": sorted(f for f in flags if f.startswith("amx")),
+    }
+
+
 def _r(x: float | None, nd: int = 1) -> float | None:
     return None if x is None else round(x, nd)
 
@@ -367,6 +398,7 @@ def main() -> None:
     )
     result = {
         "device": torch.cuda.get_device_name() if cuda else f"cpu x{os.cpu_count()}",
+        "cpu": host_cpu(),
         "threads": threads,
         "load_average_1m": round(os.getloadavg()[0], 2),
         "model": "SmolLM2-135M-Instruct (embedded), " + str(lm.fingerprint.get("dtype")),
