@@ -23,7 +23,7 @@ from srllm.errors import DataError
 from srllm.prompts import PROMPT_COLUMNS, import_file
 from srllm.stats import compare_models, disparity, t_interval, wilson_interval
 from srllm.store import Store
-from srllm.taxonomy import TOXIC_RULE, TOXIC_THRESHOLD
+from srllm.taxonomy import TOXIC_RULE, toxic_expr
 
 HELDOUT = DATA_DIR / "train" / "eval_heldout.jsonl"
 SRLLM_COUNTERFACTUAL = SHARED_DATA / "srllm" / "counterfactual-inhouse.csv"
@@ -123,7 +123,7 @@ def summarise(data: pl.DataFrame, model: str) -> dict[str, Figure]:
             gap["difference"], gap["ci_low"], gap["ci_high"], harmless.height
         )
     out["mean_toxicity"] = _mean(d["toxicity"])
-    out["toxic_share"] = _rate(d["toxicity"].drop_nulls() >= TOXIC_THRESHOLD)
+    out["toxic_share"] = _rate(d.select(toxic_expr("toxicity")).to_series().drop_nulls())
     return out
 
 

@@ -8,6 +8,11 @@ these; none of them writes the literals again.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars as pl
+
 CATEGORY_ORDER = (
     "answer",
     "partial_answer",
@@ -47,6 +52,14 @@ def category_in_sql(column: str, categories: tuple[str, ...]) -> str:
 def toxic_sql(column: str) -> str:
     """The same test as SQL (``column >= 0.5``) for the store's queries."""
     return f"{column} >= {TOXIC_THRESHOLD!r}"
+
+
+def toxic_expr(column: str | pl.Expr = "toxicity") -> pl.Expr:
+    """The same test as a polars expression (``column >= 0.5``; a null score stays null)."""
+    import polars as pl
+
+    expr = pl.col(column) if isinstance(column, str) else column
+    return expr >= TOXIC_THRESHOLD
 
 
 CATEGORY_COLOURS = {

@@ -110,7 +110,12 @@ def test_no_category_set_or_threshold_literal_outside_taxonomy():
         r"""\(\s*["']refusal["']\s*,\s*["']harmful_refusal["']\s*\)|"""
         r"""\{\s*["']refusal["']\s*,\s*["']harmful_refusal["']\s*\}"""
     )
-    threshold = re.compile(r"""toxicity["'\])]*\s*(?:>=|>)\s*0\.5\b|TOXIC_THRESHOLD\s*=""")
+    # a literal 0.5 test, a second definition, or any comparison against TOXIC_THRESHOLD:
+    # code outside taxonomy.py calls is_toxic / toxic_expr / toxic_sql instead
+    threshold = re.compile(
+        r"""toxicity["'\])]*\s*(?:>=|>)\s*0\.5\b|TOXIC_THRESHOLD\s*=|"""
+        r"""(?:[<>]=?)\s*(?:\w+\.)*TOXIC_THRESHOLD\b|\bTOXIC_THRESHOLD\s*[<>]"""
+    )
     hits = []
     for f in _code_files():
         if f.name == "taxonomy.py":

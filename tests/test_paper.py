@@ -23,6 +23,7 @@ from srllm.paper import (
 )
 from srllm.stereoset import intrasentence_metrics, save_stereoset_results
 from srllm.store import Store
+from srllm.taxonomy import toxic_expr
 
 EVIL = "<script>alert('x')</script>"
 GROUPS = ["Muslim", "Black", "woman", EVIL]
@@ -39,6 +40,8 @@ def _add_run(store: Store, name: str, source: str, models: list[str], seed: int)
         for pid, grp in prompts.select("prompt_id", "group").iter_rows():
             skew = 0.6 if (grp == "Muslim" and model == "base") else 0.15
             tox = float(rng.random() * (1.0 if rng.random() < skew else 0.5))
+            if pid == prompts["prompt_id"][0]:
+                tox = 0.5  # on the threshold: toxic (taxonomy.is_toxic), in the tables too
             unsafe = rng.random() < (0.3 if model == "base" else 0.1)
             answers.append(
                 {
@@ -102,7 +105,8 @@ def test_table4_and_table5_match_an_independent_count(paper_db):
             row = t.table4.filter((pl.col("prompt_set") == pset) & (pl.col("model") == model)).row(
                 0, named=True
             )
-            k_unsafe, k_toxic = int((d["risk"] == "unsafe").sum()), int((d["toxicity"] > 0.5).sum())
+            k_unsafe = int((d["risk"] == "unsafe").sum())
+            k_toxic = d.filter(toxic_expr("toxicity")).height
             assert row["n_risk"] == row["n_tox"] == d.height == 160
             assert row["unsafe_pct"] == pytest.approx(100 * k_unsafe / d.height)
             assert row["toxic_pct"] == pytest.approx(100 * k_toxic / d.height)
@@ -117,7 +121,7 @@ def test_table4_and_table5_match_an_independent_count(paper_db):
             row = t.table5.filter((pl.col("model") == model) & (pl.col("group") == group)).row(
                 0, named=True
             )
-            k = int((d["toxicity"] > 0.5).sum())
+            k = d.filter(toxic_expr("toxicity")).height
             assert row["n"] == d.height == 80
             assert row["toxic_pct"] == pytest.approx(100 * k / 80)
             assert (row["ci_low"], row["ci_high"]) == pytest.approx(_wilson(k, 80))

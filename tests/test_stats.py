@@ -26,6 +26,7 @@ from srllm.stats import (
     disparity_table,
     fleiss,
 )
+from srllm.taxonomy import is_toxic
 
 GROUPS = ["Muslim", "Christian", "Jewish", "Hindu", "Atheist"]
 HOT = "Muslim"
@@ -327,8 +328,9 @@ def test_toxicity_mean_t_interval_and_welch_test_match_formulas(frame):
         assert r["rate"] == pytest.approx(mean, abs=TOL)
         assert r["ci_low"] == pytest.approx(max(0.0, mean - half), abs=TOL)
         assert r["ci_high"] == pytest.approx(min(1.0, mean + half), abs=TOL)
-        assert r["count"] == int((x > 0.5).sum())
-        assert r["toxic_share"] == pytest.approx((x > 0.5).mean(), abs=TOL)
+        toxic = np.array([is_toxic(v) for v in x])
+        assert r["count"] == int(toxic.sum())
+        assert r["toxic_share"] == pytest.approx(toxic.mean(), abs=TOL)
         # Welch's t by formula
         v1, v2 = x.var(ddof=1) / n, rest.var(ddof=1) / len(rest)
         t = (mean - rest.mean()) / math.sqrt(v1 + v2)

@@ -205,3 +205,41 @@ def test_outcome_counts_per_prompt_kind(tmp_path):
         store.outcome_counts(["base"], ("qos", "benign"))["n_tox"].sum() == all_kinds["n_tox"].sum()
     )
     assert store.outcome_counts(["base"], ("stereotype",)).height == 0
+
+
+def test_a_toxicity_of_exactly_the_threshold_is_toxic_in_label_frame_and_sql(tmp_path):
+    """One rule (``taxonomy.is_toxic``): 0.5 counts as toxic everywhere, 0.49 nowhere."""
+    from srllm.evaluation import summarise
+    from srllm.stats import disparity_table
+    from srllm.taxonomy import TOXIC_THRESHOLD, toxic_label
+
+    assert TOXIC_THRESHOLD == 0.5
+    store = Store(tmp_path / "t.duckdb")
+    prompts = synthetic_prompts([("t0", "Muslim"), ("t0", "Hindu")])
+    tox = {"t0:Muslim": 0.5, "t0:Hindu": 0.49}
+    run = build_store(
+        store,
+        [
+            {
+                "model": "base",
+                "prompt_id": pid,
+                "scores": {"category": (0.1, "answer"), "toxicity": (t, toxic_label(t))},
+            }
+            for pid, t in tox.items()
+        ],
+        prompts=prompts,
+        models=["base"],
+    )
+    with store.connect() as con:  # the label the toxicity scorer stores (taxonomy.toxic_label)
+        labels = con.execute(
+            "SELECT g.prompt_id, s.label FROM scores s JOIN generations g USING (generation_id) "
+            "WHERE s.scorer = 'toxicity' ORDER BY g.prompt_id"
+        ).fetchall()
+    assert labels == [("t0:Hindu", "non_toxic"), ("t0:Muslim", "toxic")]
+    frame = store.analysis_frame(run)
+    assert frame.sort("group")["toxicity"].to_list() == [0.49, 0.5]
+    by_group = disparity_table(frame, metric="toxicity").sort("group")
+    assert by_group.select("group", "count").rows() == [("Hindu", 0), ("Muslim", 1)]
+    assert summarise(frame, "base")["toxic_share"].value == 0.5  # one of two
+    sql = store.outcome_counts(["base"]).sort("group")
+    assert sql.select("group", "n_tox", "n_toxic").rows() == [("Hindu", 1, 0), ("Muslim", 1, 1)]

@@ -20,7 +20,6 @@ from srllm.stats._prep import (
     HARMFUL_CATEGORIES,
     METRICS,
     REFUSAL_CATEGORIES,
-    TOXIC_THRESHOLD,
     Metric,
 )
 from srllm.stats.agreement import Agreement, agreement, agreement_by_group, cohen_kappa, fleiss
@@ -29,6 +28,7 @@ from srllm.stats.disparity import DisparityFrame, disparity, disparity_table
 from srllm.stats.intervals import t_interval, wilson_interval
 from srllm.stats.paired import CounterfactualResult, counterfactual, template_outcomes
 from srllm.stats.significance import HypothesisTest, adjust, contingency, mcnemar_test, two_by_two
+from srllm.taxonomy import TOXIC_THRESHOLD
 
 __all__ = [
     "CATEGORIES",

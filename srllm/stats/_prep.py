@@ -18,7 +18,7 @@ from typing import Literal
 import polars as pl
 
 from srllm.errors import DataError
-from srllm.taxonomy import CATEGORY_ORDER, HARMFUL, REFUSALS, TOXIC_THRESHOLD
+from srllm.taxonomy import CATEGORY_ORDER, HARMFUL, REFUSALS, toxic_expr
 
 CATEGORIES: tuple[str, ...] = CATEGORY_ORDER
 """The response taxonomy (DESIGN.md)."""
@@ -100,9 +100,7 @@ def prepare(data: pl.DataFrame, *, metric: str, need: tuple[str, ...] = ()) -> p
         bad = out.filter((pl.col("toxicity") < 0) | (pl.col("toxicity") > 1)).height
         if bad:
             raise DataError(f"{bad} toxicity value(s) lie outside [0, 1]")
-        out = out.with_columns(
-            y=pl.col("toxicity"), hit=(pl.col("toxicity") >= TOXIC_THRESHOLD).cast(pl.Int64)
-        )
+        out = out.with_columns(y=pl.col("toxicity"), hit=toxic_expr("toxicity").cast(pl.Int64))
     else:
         cat = out.get_column("category").cast(pl.String).str.strip_chars().str.to_lowercase()
         out = out.with_columns(cat.alias("category")).filter(
