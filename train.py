@@ -413,13 +413,23 @@ def prepare_data(args: TrainArgs) -> tuple[Path, list[Path], list[dict[str, str]
     return out_dir, data_paths, examples[: args.limit] if args.limit else examples
 
 
-def get_quantization_config(args: TrainArgs) -> Any:
-    """The bitsandbytes config the arguments ask for (None without 4-bit), as TRL's helper."""
-    if not args.load_in_4bit:
-        return None
-    from srllm.models.loading import quantization_config
+def quantization_record(model: Any) -> dict[str, Any] | None:
+    """The 4-bit settings the loaded model really carries (its config), None when not quantized.
 
-    return quantization_config(model_spec(args, "embedded:smollm2-135m", cuda=True))
+    Read from ``model.config.quantization_config`` (a ``BitsAndBytesConfig`` or its dict), so
+    ``train_meta.json`` says what was used, not what was asked for.
+    """
+    q = getattr(getattr(model, "config", None), "quantization_config", None)
+    if q is None:
+        return None
+    q = q if isinstance(q, dict) else q.to_dict()
+    dtype = q.get("bnb_4bit_compute_dtype")
+    return {
+        "load_in_4bit": bool(q.get("load_in_4bit", False)),
+        "quant_type": q.get("bnb_4bit_quant_type"),
+        "double_quant": bool(q.get("bnb_4bit_use_double_quant", False)),
+        "compute_dtype": None if dtype is None else str(dtype).removeprefix("torch."),
+    }
 
 
 def get_peft_config(args: TrainArgs, module_names: set[str]) -> Any:
@@ -515,6 +525,7 @@ def train(args: TrainArgs) -> int:
     meta = write_train_meta(
         args, out_dir, base.source, data_paths, len(train_rows), len(eval_rows),
         lm.device, seconds, result, final_eval, log, resume_from,
+        quantization=quantization_record(lm.model),
     )  # fmt: skip
     print(
         f"adapter saved to {out_dir} ({result.global_step} steps, {seconds:.0f}s, "
@@ -650,8 +661,13 @@ def write_train_meta(
     final_eval: dict,
     log: list,
     resume_from: str | None,
+    *,
+    quantization: dict[str, Any] | None = None,
 ) -> dict:
-    """``train_meta.json``: config, data hashes, versions, losses, duration and energy."""
+    """``train_meta.json``: config, data hashes, versions, losses, duration and energy.
+
+    ``quantization``: the loaded model's 4-bit settings (:func:`quantization_record`), or None.
+    """
     import torch
 
     from srllm.config import sha256_file
@@ -662,6 +678,7 @@ def write_train_meta(
     meta = {
         "config": dataclasses.asdict(args),
         "base_model": {"name": args.model, "source": source},
+        "quantization": quantization,
         "data": [
             {
                 "path": str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p),

@@ -50,6 +50,7 @@ def test_smoke_preset_writes_an_adapter_that_loads_and_generates(tmp_path):
     assert (out / "adapter_model.safetensors").is_file()
     meta = json.loads((out / "train_meta.json").read_text())
     assert meta["global_steps"] == 4 and meta["log"]
+    assert meta["quantization"] is None  # full precision: no 4-bit config on the model
     assert meta["energy"]["kg_co2e"] == pytest.approx(meta["energy"]["kwh"] * 0.4)
     assert meta["data"][0]["sha256"]
 
@@ -135,6 +136,7 @@ def test_bad_training_data_is_one_line_exit_2(tmp_path, line):
 
 @pytest.mark.gpu
 def test_srllm_paper_preset_runs_a_few_steps_in_4bit(tmp_path):
+    """The 4-bit flags reach the loaded model (train_meta reads them back from it); it learns."""
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("needs CUDA")
@@ -150,10 +152,17 @@ def test_srllm_paper_preset_runs_a_few_steps_in_4bit(tmp_path):
             str(out),
             "--data",
             str(_pairs(tmp_path / "p.jsonl", 64)),
+            "--no-double-quant",
+            "--compute-dtype",
+            "float16",
             "--max-steps",
-            "3",
+            "8",
             "--per-device-train-batch-size",
             "4",
+            "--logging-steps",
+            "1",
+            "--learning-rate",
+            "1e-3",
         ],
         cwd=ROOT,
         capture_output=True,
@@ -163,17 +172,66 @@ def test_srllm_paper_preset_runs_a_few_steps_in_4bit(tmp_path):
     )
     assert res.returncode == 0, res.stderr[-2000:]
     meta = json.loads((out / "train_meta.json").read_text())
-    assert meta["config"]["load_in_4bit"] and meta["global_steps"] == 3
+    assert meta["global_steps"] == 8
+    # what the loaded model carried, not the flags echoed back (those are in meta["config"])
+    assert meta["quantization"] == {
+        "load_in_4bit": True,
+        "quant_type": "nf4",
+        "double_quant": False,
+        "compute_dtype": "float16",
+    }
+    losses = [r["loss"] for r in meta["log"] if "loss" in r]
+    assert len(losses) >= 4 and sum(losses[-2:]) / 2 < losses[0], losses  # it learned
     assert (out / "adapter_model.safetensors").is_file()
-    # the adapter loads on the 4-bit base built from the same settings
+    # the adapter loads on a 4-bit base built from the same settings
     from srllm.config import ModelSpec
     from srllm.models import load_model
 
-    lm = load_model(ModelSpec(name="q", adapter=str(out), load_in_4bit=True))
-    q = lm.model.config.quantization_config
-    assert q.bnb_4bit_use_double_quant is True and str(q.bnb_4bit_compute_dtype).endswith(
-        "bfloat16"
+    spec = ModelSpec(
+        name="q", adapter=str(out), load_in_4bit=True, double_quant=False, compute_dtype="float16"
     )
+    q = load_model(spec).model.config.quantization_config
+    assert q.bnb_4bit_use_double_quant is False and q.bnb_4bit_compute_dtype == torch.float16
+
+
+def _train_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train", ROOT / "train.py")
+    train = importlib.util.module_from_spec(spec)
+    sys.modules["train"] = train  # dataclasses look their module up there
+    spec.loader.exec_module(train)
+    return train
+
+
+def test_train_meta_records_the_quantization_the_model_carries():
+    """``quantization_record`` reads the model's config: 4-bit settings, or None."""
+    from types import SimpleNamespace
+
+    import torch
+    from transformers import BitsAndBytesConfig, LlamaConfig
+
+    record = _train_module().quantization_record
+    bnb = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=False,
+        bnb_4bit_compute_dtype=torch.float16,
+    )
+    want = {
+        "load_in_4bit": True,
+        "quant_type": "nf4",
+        "double_quant": False,
+        "compute_dtype": "float16",
+    }
+    config = LlamaConfig(
+        hidden_size=8, intermediate_size=8, num_hidden_layers=1, num_attention_heads=2
+    )
+    assert record(SimpleNamespace(config=config)) is None  # full precision
+    config.quantization_config = bnb
+    assert record(SimpleNamespace(config=config)) == want
+    config.quantization_config = bnb.to_dict()  # the form a saved config carries
+    assert record(SimpleNamespace(config=config)) == want
 
 
 def test_4bit_config_follows_the_training_arguments():
