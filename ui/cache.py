@@ -82,7 +82,9 @@ def analysis_frame(db: str, run_id: str, stamp: float) -> pl.DataFrame:
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def responses(db: str, run_id: str, model: str, group: str, category: str | None) -> pl.DataFrame:
+def responses(
+    db: str, run_id: str, model: str, group: str, category: str | None, stamp: float
+) -> pl.DataFrame:
     """The responses behind one bar (drill-down), at most 500."""
     from srllm.store import Store
 

@@ -196,7 +196,10 @@ def disparity_tabs(view: Any, metric: str, event: Any, run_id: str) -> None:
             key="drill_category",
         )
         try:
-            rows = cache.responses(state.db_path(), run_id, m, g, None if cat == "all" else cat)
+            db = state.db_path()
+            rows = cache.responses(
+                db, run_id, m, g, None if cat == "all" else cat, cache.store_stamp(db)
+            )
         except Exception as exc:
             show_error(exc)
             st.stop()
