@@ -45,7 +45,8 @@ def demo_prompts() -> pl.DataFrame:
 
 def build_demo(db: Path | None = None, progress=None) -> str:
     """Build (or resume) the worked example; returns its run id and writes the manifest."""
-    from srllm.pipeline import git_commit, run_audit
+    from srllm.models import model_hashes
+    from srllm.pipeline import git_commit, resolve_models, run_audit
     from srllm.prompts import prompt_set_hash
 
     db = db or demo_db()
@@ -60,6 +61,15 @@ def build_demo(db: Path | None = None, progress=None) -> str:
         generation=GenerationConfig(max_new_tokens=MAX_NEW_TOKENS),
     )
     result = run_audit(cfg, db, progress=progress)
+    models = [
+        {
+            "name": spec.name,
+            "source": spec.source,
+            "adapter": Path(spec.adapter).name if spec.adapter else None,
+            **model_hashes(spec),
+        }
+        for spec in resolve_models(cfg.models)
+    ]
     manifest = {
         "what": "srllm worked example: base vs tuned on this project's prompts",
         "command": "python -m srllm demo",
@@ -68,6 +78,7 @@ def build_demo(db: Path | None = None, progress=None) -> str:
         "prompts": prompts.height,
         "groups": list(DEMO_GROUPS),
         "max_new_tokens": MAX_NEW_TOKENS,
+        "models": models,
         "run_id": result.run_id,
     }
     manifest_path(db).write_text(json.dumps(manifest, indent=1))

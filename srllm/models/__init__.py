@@ -10,6 +10,7 @@ from srllm.models.loading import (
     ensure_embedded_cached,
     find_adapters,
     load_model,
+    model_hashes,
     resolve_model,
 )
 from srllm.models.types import Backend, Generation, LoadedModel, chat_text
@@ -29,6 +30,7 @@ __all__ = [
     "find_adapters",
     "generate",
     "load_model",
+    "model_hashes",
     "resolve_model",
     "stream",
 ]

@@ -466,6 +466,30 @@ def _adapter_hash(adapter: Path) -> str:
     return h.hexdigest()
 
 
+def _model_dir_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(path.glob("*.safetensors")) + [path / "config.json"]:
+        h.update(sha256_file(f).encode())
+    return h.hexdigest()
+
+
+def model_hashes(spec: ModelSpec) -> dict[str, str | None]:
+    """The hashes that identify a model's weights, without loading it.
+
+    ``model_sha256``: the embedded GGUF file's SHA-256 (what ``sha256sum`` prints for it), or
+    for a local model directory the SHA-256 of its safetensors and config files' hashes; None
+    for a hub id or an endpoint (named by ``source`` alone). ``adapter_sha256``: the same
+    adapter hash that a loaded model's fingerprint records (None without an adapter).
+    """
+    model: str | None = None
+    if spec.source == EMBEDDED:
+        model = sha256_file(embedded_gguf_path())
+    elif not is_remote(spec.source) and Path(spec.source).is_dir():
+        model = _model_dir_hash(Path(spec.source))
+    adapter = _adapter_hash(Path(spec.adapter)) if spec.adapter else None
+    return {"model_sha256": model, "adapter_sha256": adapter}
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__
