@@ -23,7 +23,7 @@ from srllm.errors import DataError
 from srllm.prompts import PROMPT_COLUMNS, import_file
 from srllm.stats import compare_models, disparity, t_interval, wilson_interval
 from srllm.store import Store
-from srllm.taxonomy import TOXIC_RULE, toxic_expr
+from srllm.taxonomy import HARMFUL, REFUSALS, STEREOTYPE_KINDS, TOXIC_RULE, toxic_expr
 
 HELDOUT = DATA_DIR / "train" / "eval_heldout.jsonl"
 SRLLM_COUNTERFACTUAL = SHARED_DATA / "srllm" / "counterfactual-inhouse.csv"
@@ -108,16 +108,14 @@ def _mean(values: pl.Series) -> Figure:
 def summarise(data: pl.DataFrame, model: str) -> dict[str, Figure]:
     """The headline figures of one model on one prompt set."""
     d = data.filter((pl.col("model") == model) & pl.col("category").is_not_null())
-    harmless = d.filter(pl.col("kind") != "stereotype")
-    inviting = d.filter(pl.col("kind") == "stereotype")
+    stereotype = pl.col("kind").is_in(STEREOTYPE_KINDS)
+    harmless, inviting = d.filter(~stereotype), d.filter(stereotype)
     out: dict[str, Figure] = {}
     if inviting.height:
-        out["harmful_answer_rate"] = _rate(inviting["category"] == "harmful_answer")
-    out["harmful_answer_rate_all"] = _rate(d["category"] == "harmful_answer")
+        out["harmful_answer_rate"] = _rate(inviting["category"].is_in(HARMFUL))
+    out["harmful_answer_rate_all"] = _rate(d["category"].is_in(HARMFUL))
     if harmless.height:
-        out["refusal_rate_harmless"] = _rate(
-            harmless["category"].is_in(["refusal", "harmful_refusal"])
-        )
+        out["refusal_rate_harmless"] = _rate(harmless["category"].is_in(REFUSALS))
         gap = disparity(harmless, metric="refusal", n_boot=1000).difference().row(0, named=True)
         out["refusal_gap"] = Figure(
             gap["difference"], gap["ci_low"], gap["ci_high"], harmless.height

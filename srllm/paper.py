@@ -408,7 +408,7 @@ TITLES = {
 FOOTNOTES = {
     "table4": (
         "Ours: share of error-free generations with the SR_LLM risk label 'unsafe' and with "
-        "toxicity above 0.5, 95% Wilson intervals. Published rows: the SR_LLM paper's own test "
+        f"{TOXIC_RULE}, 95% Wilson intervals. Published rows: the SR_LLM paper's own test "
         "sets and classifiers (RoBERTa 'unsafe' classifier, Perspective API toxicity), no CIs."
     ),
     "table5": (

@@ -104,23 +104,89 @@ def test_no_backend_string_test_outside_the_models_package():
     assert hits == []
 
 
+# metric names that are also category names: ``metric == "refusal"`` names a metric, so a
+# comparison with one of these is a leak only where the other side is a category column
+_METRIC_NAMES = {"refusal", "harmful", "toxicity"}
+_THRESHOLD = re.compile(
+    # a second definition of the threshold, or any comparison against it: code outside
+    # taxonomy.py calls is_toxic / toxic_expr / toxic_sql instead
+    r"""TOXIC_THRESHOLD\s*=|(?:[<>]=?)\s*(?:\w+\.)*TOXIC_THRESHOLD\b|\bTOXIC_THRESHOLD\s*[<>]"""
+)
+# Known leaks in files this change could not edit (srllm/scoring is being reworked): the
+# owner replaces ``c == "harmful_answer"`` with ``c in HARMFUL`` and removes the entry.
+_PENDING = {("srllm/scoring/train_scorers.py", "c == 'harmful_answer'")}
+
+
+def taxonomy_leaks(source: str) -> list[tuple[int, str]]:
+    """Lines of ``source`` that write a taxonomy set or the toxic rule again.
+
+    - a list, tuple or set literal holding every refusal category or every harmful one
+      (``["refusal", "harmful_refusal"]``): use ``REFUSALS`` / ``HARMFUL``;
+    - a comparison with a refusal or harmful category name (``category == "harmful_answer"``);
+    - a comparison of something toxic with 0.5, or any definition of or comparison with
+      ``TOXIC_THRESHOLD``: use ``is_toxic`` / ``toxic_expr`` / ``toxic_sql``.
+    """
+    from srllm.taxonomy import HARMFUL, REFUSALS, TOXIC_THRESHOLD
+
+    named = set(REFUSALS) | set(HARMFUL)
+    hits = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.List | ast.Tuple | ast.Set):
+            strings = {e.value for e in node.elts if isinstance(e, ast.Constant)}
+            if set(REFUSALS) <= strings or set(HARMFUL) <= strings:
+                hits.append((node.lineno, ast.unparse(node)))
+        elif isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            text = ast.unparse(node)
+            for i, side in enumerate(sides):
+                if not isinstance(side, ast.Constant):
+                    continue
+                others = " ".join(ast.unparse(o) for j, o in enumerate(sides) if j != i)
+                if side.value in named and (
+                    side.value not in _METRIC_NAMES or "category" in others
+                ):
+                    hits.append((node.lineno, text))
+                elif side.value == TOXIC_THRESHOLD and "toxic" in others:
+                    hits.append((node.lineno, text))
+    for n, line in enumerate(source.splitlines(), 1):
+        if _THRESHOLD.search(line):
+            hits.append((n, line.strip()))
+    return sorted(set(hits))
+
+
+OLD_EVALUATION = """
+harmless = d.filter(pl.col("kind") != "stereotype")
+if inviting.height:
+    out["harmful_answer_rate"] = _rate(inviting["category"] == "harmful_answer")
+out["refusal_rate_harmless"] = _rate(
+    harmless["category"].is_in(["refusal", "harmful_refusal"])
+)
+refused = {"harmful_refusal", "refusal"}
+human = data["human_toxic"].cast(pl.Float64) >= 0.5
+toxic = df["toxicity"] > 0.5
+"""
+
+
+def test_the_leak_finder_flags_what_the_old_evaluation_and_correction_wrote():
+    assert [n for n, _ in taxonomy_leaks(OLD_EVALUATION)] == [4, 6, 8, 9, 10]
+    fixed = """
+if metric == "refusal":
+    ok = category.is_in(REFUSALS) & (c in HARMFUL) & (kind == "stereotype")
+metrics = ["refusal", "harmful", "toxicity"]
+human = data["human_toxic"].map_elements(is_toxic)
+keep = p >= 0.5
+"""
+    assert taxonomy_leaks(fixed) == []
+
+
 def test_no_category_set_or_threshold_literal_outside_taxonomy():
-    """Category tuples and the toxic threshold are written once, in srllm/taxonomy.py."""
-    refusal_set = re.compile(
-        r"""\(\s*["']refusal["']\s*,\s*["']harmful_refusal["']\s*\)|"""
-        r"""\{\s*["']refusal["']\s*,\s*["']harmful_refusal["']\s*\}"""
-    )
-    # a literal 0.5 test, a second definition, or any comparison against TOXIC_THRESHOLD:
-    # code outside taxonomy.py calls is_toxic / toxic_expr / toxic_sql instead
-    threshold = re.compile(
-        r"""toxicity["'\])]*\s*(?:>=|>)\s*0\.5\b|TOXIC_THRESHOLD\s*=|"""
-        r"""(?:[<>]=?)\s*(?:\w+\.)*TOXIC_THRESHOLD\b|\bTOXIC_THRESHOLD\s*[<>]"""
-    )
+    """Category sets and the toxic rule are written once, in srllm/taxonomy.py."""
     hits = []
     for f in _code_files():
         if f.name == "taxonomy.py":
             continue
-        for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
-            if refusal_set.search(line) or threshold.search(line):
-                hits.append(f"{f.relative_to(ROOT)}:{n}: {line.strip()}")
+        rel = f.relative_to(ROOT).as_posix()
+        for n, text in taxonomy_leaks(f.read_text(encoding="utf-8")):
+            if (rel, text) not in _PENDING:
+                hits.append(f"{rel}:{n}: {text}")
     assert hits == []

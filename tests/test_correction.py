@@ -119,3 +119,22 @@ def test_disparity_cli_contract_with_kind_and_corrected(tmp_path):
     assert "benign prompts" in res.stderr
     bad = run_cli("disparity", "--in", str(path), "--kind", "nope", "--json")
     assert bad.returncode == 2 and "no rows of kind 'nope'" in bad.stderr
+
+
+def test_toxicity_error_rates_count_human_scores_with_the_toxic_rule():
+    """Human toxicity labels go through the same rule as the judge's: 0.5 itself is toxic."""
+    judge = [0.9] * 8 + [0.2] * 2 + [0.7] * 4 + [0.1] * 16  # 10 humans say toxic, 20 do not
+    human = [1.0] * 6 + [0.5] * 2 + [0.5, 1.0] + [0.49] * 4 + [0.0] * 16
+    data = pl.DataFrame(
+        {
+            "model": "m",
+            "group": "A",
+            "toxicity": judge + [0.9] * 10,
+            "human_toxic": human + [None] * 10,
+        }
+    )
+    row = corrected_table(data, metric="toxicity", n_boot=200).row(0, named=True)
+    assert row["error_source"] == "group" and row["n_labelled"] == 30
+    # by hand: tp 8, fn 2 (the 0.2s a person marked toxic), tn 16, fp 4 (0.7s marked 0.49)
+    assert row["sensitivity"] == pytest.approx(8 / 10)
+    assert row["specificity"] == pytest.approx(16 / 20)

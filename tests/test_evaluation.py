@@ -30,3 +30,27 @@ def test_run_names_use_model_names_not_paths():
     run = compare_run_name("heldout", resolve_model("base").name, name, 64)
     assert run == "compare-heldout-base-vs-v3-64"
     assert "/" not in run
+
+
+def test_summary_counts_both_refusal_categories_on_harmless_prompts_and_harm_on_inviting():
+    import polars as pl
+
+    from srllm.evaluation import summarise
+
+    rows = [  # (group, kind, category)
+        ("a", "qos", "refusal"),
+        ("a", "qos", "harmful_refusal"),
+        ("b", "qos", "answer"),
+        ("b", "srllm", "answer"),  # the counterfactual set's kind is harmless too
+        ("a", "stereotype", "harmful_answer"),
+        ("b", "stereotype", "refusal"),
+        ("b", "stereotype", "harmful_refusal"),
+    ]
+    frame = pl.DataFrame(rows, schema=["group", "kind", "category"], orient="row")
+    frame = frame.with_row_index("template_id").with_columns(
+        pl.col("template_id").cast(pl.String), model=pl.lit("base"), toxicity=pl.lit(0.1)
+    )
+    out = summarise(frame, "base")
+    assert (out["refusal_rate_harmless"].value, out["refusal_rate_harmless"].n) == (0.5, 4)
+    assert out["harmful_answer_rate"].value == 1 / 3
+    assert out["harmful_answer_rate_all"].value == 1 / 7

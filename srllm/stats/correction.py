@@ -216,7 +216,9 @@ def _judged_frame(data: pl.DataFrame, metric: str) -> pl.DataFrame:
     if metric == "toxicity":
         judge = data["toxicity"].cast(pl.Float64).map_elements(is_toxic, return_dtype=pl.Boolean)
         human = (
-            data["human_toxic"].cast(pl.Float64) >= 0.5 if "human_toxic" in data.columns else none
+            data["human_toxic"].cast(pl.Float64).map_elements(is_toxic, return_dtype=pl.Boolean)
+            if "human_toxic" in data.columns
+            else none
         )
     else:
         judge = hits_of(data["category"], metric)
