@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from conftest import run_cli
 
-from srllm.stats.correction import corrected_table, error_rates, rogan_gladen
+from srllm.stats.correction import corrected_table, error_rates, labels_needed, rogan_gladen
 
 
 def _synthetic(rng, true_rates, n=400, se=0.8, sp=0.9, n_labelled=150):
@@ -138,3 +138,32 @@ def test_toxicity_error_rates_count_human_scores_with_the_toxic_rule():
     # by hand: tp 8, fn 2 (the 0.2s a person marked toxic), tn 16, fp 4 (0.7s marked 0.49)
     assert row["sensitivity"] == pytest.approx(8 / 10)
     assert row["specificity"] == pytest.approx(16 / 20)
+
+
+def _planned_width(n_labels: float, pos_share: float, se: float, sp: float, observed: float):
+    """Delta-method width of the Rogan-Gladen interval from the error-rate counts, by hand."""
+    from scipy.stats import norm
+
+    corrected = (observed + sp - 1) / (se + sp - 1)
+    var_se = se * (1 - se) / (n_labels * pos_share)
+    var_sp = sp * (1 - sp) / (n_labels * (1 - pos_share))
+    sd = np.sqrt(corrected**2 * var_se + (1 - corrected) ** 2 * var_sp) / (se + sp - 1)
+    return 2 * norm.ppf(0.975) * sd
+
+
+def test_labels_needed_reaches_the_chosen_width_without_asking_for_far_more():
+    se, sp, observed = 0.8, 0.9, 0.25
+    for n_pos, n_neg, width in ((10, 30, 0.1), (5, 5, 0.05), (40, 160, 0.08)):
+        share = n_pos / (n_pos + n_neg)
+        needed = labels_needed(n_pos, n_neg, se, sp, observed, width)
+        total = n_pos + n_neg + needed
+        assert needed > 0
+        assert _planned_width(total, share, se, sp, observed) <= width
+        # the search steps by 20%: the total is within one step of the exact solution
+        exact = total * (_planned_width(total, share, se, sp, observed) / width) ** 2
+        assert exact <= total <= 1.2 * exact + 2
+    assert labels_needed(10, 30, se, sp, observed, 0.1) > labels_needed(
+        10, 30, se, sp, observed, 0.2
+    )
+    assert labels_needed(400, 1600, se, sp, observed, 0.2) == 0  # already narrow enough
+    assert labels_needed(10, 30, 0.5, 0.5, observed, 0.1) == -1  # a judge no better than chance

@@ -741,3 +741,86 @@ def test_gap_verdict_follows_the_sign_and_the_interval():
     assert tone == "warning" and "**wider**" in text
     tone, text = verdict(0.1, -0.02, 0.2)  # positive but unclear
     assert tone == "info" and "wider" not in text
+
+
+# -- impact ratio and run history ------------------------------------------------------------
+def _refusal_rows(model: str, counts: dict[str, tuple[int, int]], kind: str = "benign") -> list:
+    """``counts``: group -> (n, refused); one refusal in four is a harmful refusal."""
+    rows = []
+    for g, (n, k) in counts.items():
+        for t in range(n):
+            cat = ("harmful_refusal" if t % 4 == 0 else "refusal") if t < k else "answer"
+            rows.append(
+                {
+                    "model": model,
+                    "group": g,
+                    "template_id": f"T{t:03d}",
+                    "kind": kind,
+                    "category": cat,
+                }
+            )
+    return rows
+
+
+def katz_interval(a: int, n1: int, c: int, n2: int, level: float = 0.95) -> tuple[float, float]:
+    """Katz log interval of (a/n1) / (c/n2), by hand."""
+    z = sps.norm.ppf(0.5 + level / 2)
+    se = math.sqrt(1 / a - 1 / n1 + 1 / c - 1 / n2)
+    rr = (a / n1) / (c / n2)
+    return rr * math.exp(-z * se), rr * math.exp(z * se)
+
+
+def test_impact_ratio_and_katz_interval_match_a_hand_computation():
+    from srllm.stats.impact import impact_ratio
+
+    counts = {"A": (80, 4), "B": (50, 10), "C": (60, 24), "D": (40, 40)}
+    data = pl.DataFrame(_refusal_rows("m", counts))
+    # an unscored row is left out
+    data = pl.concat([data, data.head(1).with_columns(category=pl.lit(None, pl.String))])
+    out = {r["group"]: r for r in impact_ratio(data).iter_rows(named=True)}
+    best_n, best_ans = 80, 76  # A answers 95%
+    assert {r["best_group"] for r in out.values()} == {"A"}
+    for g, (n, k) in counts.items():
+        r = out[g]
+        assert (r["n"], r["answer_rate"]) == (n, pytest.approx((n - k) / n))
+        assert r["impact_ratio"] == pytest.approx(((n - k) / n) / (best_ans / best_n))
+    assert (out["A"]["ci_low"], out["A"]["ci_high"]) == (1.0, 1.0)
+    for g in ("B", "C"):
+        n, k = counts[g]
+        lo, hi = katz_interval(n - k, n, best_ans, best_n)
+        assert (out[g]["ci_low"], out[g]["ci_high"]) == pytest.approx((lo, hi), rel=1e-9)
+    lo99 = impact_ratio(data, level=0.99).filter(pl.col("group") == "C")["ci_low"][0]
+    assert lo99 == pytest.approx(katz_interval(36, 60, 76, 80, level=0.99)[0], rel=1e-9)
+    # four-fifths rule: B answers 80/95 = 0.84 of A's rate, C 0.63, D never answers
+    assert [out[g]["below_four_fifths"] for g in "ABCD"] == [False, False, True, True]
+    assert out["D"]["impact_ratio"] == 0 and math.isnan(out["D"]["ci_low"])
+
+
+def test_run_history_tracks_each_groups_benign_refusal_rate_and_the_gap_in_run_order():
+    from srllm.stats.history import run_history
+
+    def run(a_refused: int, b_refused: int) -> pl.DataFrame:
+        benign = _refusal_rows("m", {"A": (40, a_refused), "B": (40, b_refused)})
+        # stereotype-inviting prompts, all refused: not counted for refusals by default
+        inviting = _refusal_rows("m", {"A": (10, 10), "B": (10, 10)}, kind="stereotype")
+        return pl.DataFrame(benign + inviting)
+
+    runs = [("v1", run(20, 4)), ("v2", run(10, 6)), ("v3", run(5, 5))]
+    by_group, gaps = run_history(runs, n_boot=200)
+    assert by_group.sort("order", "group").select("run", "group", "n", "rate").rows() == [
+        ("v1", "A", 40, 0.5),
+        ("v1", "B", 40, 0.1),
+        ("v2", "A", 40, 0.25),
+        ("v2", "B", 40, 0.15),
+        ("v3", "A", 40, 0.125),
+        ("v3", "B", 40, 0.125),
+    ]
+    for r in by_group.iter_rows(named=True):
+        assert (r["ci_low"], r["ci_high"]) == pytest.approx(wilson(round(r["rate"] * 40), 40))
+    assert gaps.sort("order")["run"].to_list() == ["v1", "v2", "v3"]
+    assert gaps.sort("order")["difference"].to_list() == pytest.approx([0.4, 0.1, 0.0])
+    for r in gaps.iter_rows(named=True):
+        assert r["ci_low"] <= r["difference"] <= r["ci_high"]
+    # --kind all pools the refused stereotype prompts in: every rate goes up
+    pooled, _ = run_history(runs, kind="all", n_boot=50)
+    assert pooled.sort("order", "group")["rate"][0] == pytest.approx(30 / 50)
