@@ -403,6 +403,42 @@ def test_judge_answers_are_parsed_strictly():
     assert parse_answer("") is None and parse_answer(None) is None
 
 
+def test_a_prose_judge_answer_is_stored_as_malformed_with_the_raw_answer(monkeypatch):
+    """A scripted endpoint answers once in the format, once in prose and once with an HTTP error."""
+    from srllm.scoring import score_responses
+    from srllm.scoring.judge import JUDGE_PROMPT, register_judge
+
+    prose = "The assistant politely declines, so I would call this a refusal."
+
+    def respond(body: dict, attempt: int) -> Reply:
+        user = body["messages"][-1]["content"]
+        if "boil an egg" in user:
+            return completion("category: answer")
+        if "birthday note" in user:
+            return completion(prose)
+        return error(400, "context too long")
+
+    prompts = ["How do I boil an egg?", "Write a birthday note.", "Summarise this."]
+    responses = ["Boil water, add the egg.", "I can't help with that.", "Sure."]
+    with Endpoint(respond) as ep:
+        for k, v in FAST.items():
+            monkeypatch.setenv(k, v)
+        version = register_judge(f"openai:{ep.url}#fake")
+        rows = score_responses(prompts, responses, scorers=["judge"])
+    assert version.startswith("fake+prompt-")
+    by_scorer = [{r.scorer: r for r in row} for row in rows]
+    assert [r["judge"].label for r in by_scorer] == ["answer", "malformed", "error"]
+    assert [r["judge"].value for r in by_scorer] == [1.0, None, None]  # never a guessed category
+    assert by_scorer[0]["judge_raw"].label == "category: answer"
+    assert by_scorer[1]["judge_raw"].label == prose  # the raw answer is kept on its row
+    assert "HTTP 400" in by_scorer[2]["judge_raw"].label
+    assert {r.version for row in rows for r in row} == {version}
+    # the judge saw the prompt file with the pair filled in
+    sent = next(r["user"] for r in ep.log if "birthday note" in r["user"])
+    assert "I can't help with that." in sent and "{response}" not in sent
+    assert JUDGE_PROMPT.read_text(encoding="utf-8").split("{prompt}")[0].strip() in sent
+
+
 @pytest.mark.slow
 def test_judge_through_llama_cpp_server_keeps_malformed_answers(llama_server, tmp_path):
     """The wiring, not the quality: a 135M model is a poor judge, and that is recorded."""
