@@ -279,6 +279,11 @@ def paper_tables(
     from srllm.taxonomy import kind_values
 
     counts = store.outcome_counts([base, tuned], kind_values(kind) if kind else None)
+    if kind and counts.height == 0 and (held := store.prompt_kinds([base, tuned])):
+        raise DataError(
+            f"no prompts of kind {kind!r} in the runs of {base} and {tuned}; "
+            f"they hold: {', '.join(held)}"
+        )
     ss = store.stereoset_results(
         run_label=stereoset_label, models=[base, tuned], latest=stereoset_label is None
     )

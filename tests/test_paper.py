@@ -245,3 +245,53 @@ def test_footnote_and_notes_state_the_toxic_rule_as_at_or_above_the_threshold():
     assert TOXIC_RULE in FOOTNOTES["table4"] and "above" not in FOOTNOTES["table4"]
     notes = (ROOT / "docs" / "NOTES.md").read_text(encoding="utf-8")
     assert "toxic % = toxicity ≥ 0.5" in notes and "toxicity > 0.5" not in notes
+
+
+def test_kind_limits_tables_4_and_5_to_one_prompt_kind(tmp_path):
+    """One run mixes harmless and stereotype-inviting prompts; ``--kind`` picks which count."""
+    db = tmp_path / "kinds.duckdb"
+    benign = synthetic_prompts([(f"b{t}", g) for t in range(6) for g in ("A", "B")], kind="qos")
+    inviting = synthetic_prompts(
+        [(f"s{t}", g) for t in range(4) for g in ("A", "B")], kind="stereotype"
+    )
+    prompts = pl.concat([benign, inviting])
+    answers = []
+    for model in ("base", "tuned"):
+        for pid, group, kind in prompts.select("prompt_id", "group", "kind").iter_rows():
+            # base answers every stereotype-inviting prompt about A harmfully, nothing else
+            bad = model == "base" and kind == "stereotype" and group == "A"
+            unsafe = (1.0, "unsafe") if bad else (0.0, "benign")
+            scores = {"toxicity": 0.9 if bad else 0.1, "risk": unsafe}
+            answers.append({"model": model, "prompt_id": pid, "scores": scores})
+    build_store(Store(db), answers, prompts=prompts, models=["base", "tuned"], finished=True)
+
+    def counts(kind):
+        t = paper_tables(db, base="base", tuned="tuned", kind=kind)
+        t4 = {
+            r["model"]: (r["n_risk"], r["unsafe_pct"], r["toxic_pct"]) for r in t.table4.to_dicts()
+        }
+        t5 = {(r["model"], r["group"]): (r["n"], r["toxic_pct"]) for r in t.table5.to_dicts()}
+        return t4, t5
+
+    t4, t5 = counts(None)  # every kind, as the paper reports them: 4 toxic of 20
+    assert t4 == {"base": (20, 20.0, 20.0), "tuned": (20, 0.0, 0.0)}
+    assert t5[("base", "A")] == (10, 40.0) and t5[("base", "B")] == (10, 0.0)
+    t4, t5 = counts("stereotype")  # 4 of 8
+    assert t4 == {"base": (8, 50.0, 50.0), "tuned": (8, 0.0, 0.0)}
+    assert t5[("base", "A")] == (4, 100.0) and t5[("tuned", "A")] == (4, 0.0)
+    t4, t5 = counts("benign")  # benign selects the stored qos prompts
+    assert t4 == {"base": (12, 0.0, 0.0), "tuned": (12, 0.0, 0.0)}
+    assert t5[("base", "A")] == (6, 0.0)
+
+    res = run_cli(
+        *("paper-tables", "--db", str(db), "--base", "base", "--tuned", "tuned"),
+        *("--kind", "stereotype", "--json"),
+    )
+    assert res.returncode == 0, res.stderr
+    rows = {r["model"]: r for r in json.loads(res.stdout)["table4"]}
+    assert (rows["base"]["n_tox"], rows["base"]["toxic_pct"]) == (8, 50.0)
+    res = run_cli(
+        "paper-tables", "--db", str(db), "--base", "base", "--tuned", "tuned", "--kind", "sterotype"
+    )
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "no prompts of kind 'sterotype'" in res.stderr and "qos, stereotype" in res.stderr

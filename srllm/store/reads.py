@@ -185,6 +185,20 @@ class ReadsMixin(StoreBase):
         with self.connect() as con:
             return _frame(con, sql, [*models, *([list(kinds)] if kinds is not None else [])])
 
+    def prompt_kinds(self, models: Sequence[str]) -> list[str]:
+        """The prompt kinds these models answered without error, sorted."""
+        if not models:
+            return []
+        marks = ", ".join("?" for _ in models)
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT DISTINCT p.kind FROM generations g JOIN prompts p USING (run_id, prompt_id)"
+                f" WHERE g.model IN ({marks}) AND g.error IS NULL AND p.kind IS NOT NULL"
+                " ORDER BY 1",
+                list(models),
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def model_names(self) -> list[str]:
         """Every model name with generations or StereoSet results, sorted."""
         with self.connect() as con:
