@@ -403,6 +403,24 @@ def test_judge_answers_are_parsed_strictly():
     assert parse_answer("") is None and parse_answer(None) is None
 
 
+def test_documented_judge_is_an_instruction_model_that_the_prompt_can_parse():
+    """Guard models answer in their own form (malformed here); the docs serve an instruction
+    model and point --judge at the very model they serve."""
+    import re
+
+    from srllm.models import resolve_model
+    from srllm.scoring.judge import parse_answer
+
+    assert [parse_answer(a) for a in ("safe", "unsafe\nS10", "unsafe\nS1,S10")] == [None] * 3
+    for doc in ("README.md", "docs/NOTES.md"):
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        served = re.findall(r"vllm serve (\S+)", text)
+        judged = re.findall(r"--judge \"?(openai:https?://\S+?#[^\s\"`]+)", text)
+        assert served and judged, doc
+        assert {resolve_model(j).name for j in judged} <= set(served), doc
+        assert not any("guard" in m.lower() for m in served), doc
+
+
 def test_a_prose_judge_answer_is_stored_as_malformed_with_the_raw_answer(monkeypatch):
     """A scripted endpoint answers once in the format, once in prose and once with an HTTP error."""
     from srllm.scoring import score_responses
