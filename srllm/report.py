@@ -94,7 +94,9 @@ def build_report(store: Store, run_id: str, *, models: list[str] | None = None) 
         parts.append(
             "<p>Each harm is measured on the prompts where it is a harm: refusals on benign "
             "requests (the quality-of-service harm), harmful answers and toxicity on "
-            "stereotype-inviting requests (the representational harm).</p>"
+            "stereotype-inviting requests (the representational harm). The response "
+            "categories, counterfactual consistency and the base-vs-tuned comparison are of "
+            "the benign requests too.</p>"
         )
         for metric in ("refusal", "harmful", "toxicity"):
             rows, choice = select_kind(scored, metric)
@@ -106,14 +108,18 @@ def build_report(store: Store, run_id: str, *, models: list[str] | None = None) 
             parts.append("<h3>Max-min gap between groups</h3>" + table_html(gaps))
             chart(charts.rate_bars(frame.by_group, metric=metric))
             parts.append("<h3>Each group against the rest</h3>" + table_html(frame.table()))
-        chart(charts.category_stack(category_shares(scored)))
-        cf = counterfactual(scored, metric="refusal")
-        parts.append("<h2>Counterfactual consistency</h2>" + table_html(cf.blocks))
-        names = sorted(set(scored["model"]))
+        # the refusal sections below read the benign prompts (taxonomy.default_kind), not all
+        benign, choice = select_kind(scored, "refusal")
+        analysed = f"<p><i>Analysed: {_esc(choice.note)}.</i></p>"
+        parts.append("<h2>Response categories</h2>" + analysed)
+        chart(charts.category_stack(category_shares(benign)))
+        cf = counterfactual(benign, metric="refusal")
+        parts.append("<h2>Counterfactual consistency</h2>" + analysed + table_html(cf.blocks))
+        names = sorted(set(benign["model"]))
         if "base" in names and len(names) >= 2:
             tuned = next(m for m in names if m != "base")
-            cmp = compare_models(scored, base="base", tuned=tuned, metric="refusal", n_boot=1000)
-            parts.append(f"<h2>Base vs {_esc(tuned)}</h2>" + table_html(cmp.gap))
+            cmp = compare_models(benign, base="base", tuned=tuned, metric="refusal", n_boot=1000)
+            parts.append(f"<h2>Base vs {_esc(tuned)}</h2>" + analysed + table_html(cmp.gap))
             chart(charts.change_bars(paired_change(cmp.by_group)))
             parts.append(table_html(cmp.by_group))
         parts.append("<h2>Sample of responses</h2>")
