@@ -160,3 +160,23 @@ def test_cuda_engine_bfloat16_compiled_step_agrees_with_transformers():
     # bfloat16 rounds differently in a batch; the first tokens must still agree
     first = sum(f.token_ids[:2] == r.token_ids[:2] for f, r in zip(fast, ref, strict=True))
     assert first >= 0.8 * len(PROMPTS)
+
+
+@pytest.mark.slow
+def test_a_stop_raised_from_on_batch_leaves_no_decode_loop_running(base_model, monkeypatch):
+    """An audit's Stop raises in on_batch: every decode loop ends, the next run is unharmed."""
+    import threading
+
+    monkeypatch.setenv(engine.ENV_WORKERS, "2")  # two decode loops in threads, as on 2 cores
+    cfg = GenerationConfig(max_new_tokens=NEW, batch_size=2)
+    prompts = PROMPTS[:6]
+    before = engine.generate_fast(base_model, prompts, cfg, slots=2)
+
+    def stop(idx, gens):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        engine.generate_fast(base_model, prompts, cfg, slots=2, on_batch=stop)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("srllm-engine")]
+    after = engine.generate_fast(base_model, prompts, cfg, slots=2)
+    assert [g.token_ids for g in after] == [g.token_ids for g in before]

@@ -656,13 +656,22 @@ class Engine:
             ]
             for t in threads:
                 t.start()
-            while any(t.is_alive() for t in threads) or not job.finished.empty():
-                try:
-                    on_done(job.finished.get(timeout=0.05))
-                except queue_mod.Empty:
-                    continue
-            for t in threads:
-                t.join()
+            try:
+                while any(t.is_alive() for t in threads) or not job.finished.empty():
+                    try:
+                        on_done(job.finished.get(timeout=0.05))
+                    except queue_mod.Empty:
+                        continue
+            except BaseException as exc:
+                # on_done raised (an audit's Stop, say): end every loop after its current
+                # step, so none outlives this call and writes into the cache the next run uses
+                job.errors.append(exc)
+                with job.lock:
+                    job.queue.clear()
+                raise
+            finally:
+                for t in threads:
+                    t.join()
             if job.errors:
                 raise job.errors[0]
 
