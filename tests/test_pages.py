@@ -349,3 +349,97 @@ def test_run_history_shows_the_gap_across_runs_of_one_prompt_set(tmp_path):
     assert not at.exception, at.exception
     assert len(at.multiselect(key="history_runs").value) == 2
     assert len(at.get("plotly_chart")) >= 4
+
+
+def _wait_for(check, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.5)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _stored_rows(db) -> int:
+    try:
+        return Store(db, wait_s=5).summary()["generations"]
+    except Exception:
+        return 0
+
+
+@pytest.mark.slow
+def test_stop_of_a_background_audit_keeps_its_rows_and_says_how_to_resume(tmp_path):
+    """Launch an audit from the page, press its Stop: it stops, and what it stored stays."""
+    from conftest import FIXTURES
+
+    db = tmp_path / "jobs.duckdb"
+    at = _app(str(db)).run()
+    at.switch_page("pages/audit_runs.py").run()
+    field = {w.label: w for w in [*at.text_input, *at.number_input, *at.multiselect]}
+    field["…or a prompt file (CSV, JSONL, Parquet, SR_LLM wide CSV)"].set_value(
+        str(FIXTURES / "prompts40.csv")
+    )
+    field["Models"].set_value(["base"])
+    field["Max new tokens"].set_value(64)  # 40 prompts take minutes: far longer than Stop
+    field["Batch size"].set_value(2)
+    field["Run name (re-use one to resume it)"].set_value("stop-me")
+    next(b for b in at.button if b.label == "Launch").click().run()
+    assert not at.exception, at.exception
+    assert any(s.value.startswith("Launched: 40 prompts") for s in at.success)
+    _wait_for(lambda: _stored_rows(db) >= 2, 180, "the audit's first rows")
+    at.run()
+    next(b for b in at.button if b.label == "Stop").click().run()
+    assert not at.exception, at.exception
+
+    def stopped():
+        at.run()
+        return [w.value for w in at.warning if w.value.startswith("stop-me:")]
+
+    said = _wait_for(stopped, 120, "the job to say it stopped")
+    assert "stopped by the user" in said[0] and "same run name to resume" in said[0]
+    assert not any(b.label == "Stop" for b in at.button)  # nothing left to stop
+    runs = Store(db).list_runs()
+    assert runs["run_name"].to_list() == ["stop-me"]
+    assert runs["status"].to_list() == ["interrupted"]
+    kept = runs["n_generations"][0]
+    assert 2 <= kept < 40
+    shown = at.dataframe[0].value  # the page's table of runs says so too
+    row = shown[shown["run_name"] == "stop-me"].iloc[0]
+    assert (row["status"], row["n_generations"]) == ("interrupted", kept)
+    time.sleep(2)
+    assert _stored_rows(db) == kept  # it wrote nothing after stopping
+
+
+@pytest.mark.slow
+def test_stop_of_background_stereoset_scoring_says_stopped_and_offers_a_restart(tmp_path):
+    from conftest import shared_path
+
+    shared_path("stereoset", "stereoset_intrasentence_dev.csv")
+    db = tmp_path / "mc-stop.duckdb"
+    run = make_scored_store(db)
+    at = _app(str(db), run).run()
+    at.switch_page("pages/model_comparison.py").run()
+    # every item: far longer than it takes to press Stop
+    next(n for n in at.number_input if n.label.startswith("Only the first N")).set_value(0)
+    next(b for b in at.button if b.label == "Score both models here").click().run(timeout=60)
+    assert not at.exception, at.exception
+
+    def scoring():
+        at.run()
+        return any("sentences" in p.text for p in at.get("progress"))
+
+    _wait_for(scoring, 120, "StereoSet scoring to report progress")
+    next(b for b in at.button if b.label == "Stop").click().run()
+    assert not at.exception, at.exception
+
+    def stopped():
+        at.run()
+        return [w.value for w in at.warning if w.value.startswith("StereoSet scoring")]
+
+    said = _wait_for(stopped, 120, "the scoring to say it stopped")
+    assert "stopped by the user" in said[0] and "start it again" in said[0]
+    assert not any("failed" in e.value for e in at.error)
+    assert not any(b.label == "Stop" for b in at.button)
+    assert any(b.label == "Score both models here" for b in at.button)  # it can start again
+    assert Store(db).stereoset_results().height == 0  # nothing half-scored was stored

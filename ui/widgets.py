@@ -381,10 +381,15 @@ def progress_panel() -> None:
     for job in jobs.jobs()[:5]:
         p = job.progress
         label = job.config.run_name or job.job_id
-        if job.error:
+        stopped = job.stop.is_set()
+        if job.error and stopped:
+            st.warning(f"{label}: {job.error}")
+        elif job.error:
             st.error(f"{label}: {job.error}")
         elif job.finished:
             st.success(f"{label}: finished (run {job.run_id})")
+        elif stopped:
+            st.info(f"{label}: stopping… rows stored so far are kept")
         elif p is None:
             st.info(f"{label}: preparing…")
         else:
@@ -432,11 +437,15 @@ def stereoset_launcher(base: str, tuned: str, db: str) -> None:
     def stereoset_progress() -> None:
         """Progress of StereoSet scoring in the background (survives page switches)."""
         for task in jobs.tasks("stereoset", pair)[:1]:
-            if task.error:
+            if task.error and task.stop.is_set():
+                st.warning(f"StereoSet scoring {task.error}")
+            elif task.error:
                 st.error(f"StereoSet scoring failed: {task.error}")
             elif task.finished:
                 cache.clear_reads()
                 st.rerun()
+            elif task.stop.is_set():
+                st.info("StereoSet scoring: stopping…")
             else:
                 st.progress(task.fraction, text=f"Scoring in the background: {task.text}")
                 if st.button("Stop", key=f"stop-{task.task_id}"):
