@@ -16,6 +16,7 @@ import polars as pl
 from srllm.config import PROJECT_ROOT, ModelSpec, RunConfig
 from srllm.errors import ConfigError, StoreError
 from srllm.models import Generation, LoadedModel, backend_for, generate, load_model, resolve_model
+from srllm.models.openai_backend import is_remote, parse_source
 from srllm.prompts import PROMPT_COLUMNS, load_prompt_set, prompt_set_hash
 from srllm.store import GenerationRow, ScoreRow, Store
 
@@ -110,6 +111,21 @@ def resolve_models(words: tuple[str, ...] | list[str]) -> list[ModelSpec]:
     return specs
 
 
+def check_judge(source: str) -> str:
+    """A judge word checked before anything loads: ``openai:URL#MODEL``, stripped.
+
+    Raises ``ConfigError`` for anything but an OpenAI-compatible endpoint and the endpoint
+    parser's ``ModelError`` for a malformed one (no URL, no model, not http(s)).
+    """
+    word = source.strip()
+    if not is_remote(word):
+        raise ConfigError(
+            f"the judge must be an OpenAI-compatible endpoint, openai:URL#MODEL, not {source!r}"
+        )
+    parse_source(word)
+    return word
+
+
 FLUSH_ROWS = 32  # at most this many rows wait for a store transaction while generating
 
 
@@ -123,6 +139,8 @@ def run_audit(
 ) -> AuditResult:
     """Run (or resume) an audit and store every generation with its scores."""
     started = time.perf_counter()
+    if cfg.judge and cfg.score:
+        check_judge(cfg.judge)  # a mistyped judge is said before any model loads
     specs = resolve_models(cfg.models)
     prompts = load_prompt_set(cfg.prompts, limit=cfg.limit)
     if cfg.judge and cfg.score:

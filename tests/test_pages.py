@@ -75,6 +75,47 @@ def test_audit_runs_page_lists_runs(scored_db):
     assert at.dataframe[0].value.shape[0] == 1
 
 
+def _launch_with_judge(db: str, judge: str, monkeypatch) -> tuple[AppTest, list]:
+    """Fill the launch form with a judge and press Launch; the configs the page launched."""
+    from ui import jobs
+
+    launched: list = []
+    monkeypatch.setattr(jobs, "launch", lambda cfg, db: launched.append(cfg))
+    at = _app(db).run()
+    at.switch_page("pages/audit_runs.py").run()
+    field = {w.label: w for w in [*at.text_input, *at.multiselect]}
+    field["Models"].set_value(["base"])
+    field["Judge (OpenAI-compatible)"].set_value(judge)
+    next(b for b in at.button if b.label == "Launch").click().run()
+    assert not at.exception, at.exception
+    return at, launched
+
+
+def test_audit_launch_rejects_a_bad_judge_and_launches_nothing(scored_db, monkeypatch):
+    db, _ = scored_db
+    at, launched = _launch_with_judge(db, "openai:http://127.0.0.1:8000/v1", monkeypatch)
+    assert [e.value for e in at.error] == [
+        "'openai:http://127.0.0.1:8000/v1': name the endpoint and the model as "
+        "openai:URL#MODEL, e.g. openai:http://127.0.0.1:8000/v1#my-model"
+    ]
+    assert launched == [] and not at.success
+    at, launched = _launch_with_judge(db, "tuned", monkeypatch)  # a local model cannot judge
+    assert len(at.error) == 1 and "OpenAI-compatible endpoint" in at.error[0].value
+    assert launched == []
+
+
+def test_audit_launch_passes_the_judge_into_the_run_config(scored_db, monkeypatch):
+    db, _ = scored_db
+    judge = "openai:http://127.0.0.1:8000/v1#Qwen/Qwen2.5-7B-Instruct"
+    at, launched = _launch_with_judge(db, f"  {judge} ", monkeypatch)
+    assert not at.error
+    assert [cfg.judge for cfg in launched] == [judge]
+    assert launched[0].models == ("base",)
+    assert any(s.value.startswith("Launched:") for s in at.success)
+    at, launched = _launch_with_judge(db, "", monkeypatch)  # optional: no judge, none set
+    assert [cfg.judge for cfg in launched] == [None]
+
+
 @pytest.mark.slow
 def test_live_probe_streams_both_models_and_saves(tmp_path):
     db = str(tmp_path / "live.duckdb")

@@ -50,3 +50,28 @@ def test_a_stopped_audit_keeps_its_rows_and_resumes_to_one_row_per_key(tmp_path)
     assert after.select("generation_id", "response").equals(before)
     runs = store.list_runs()
     assert runs.height == 1 and runs["status"][0] == "finished"
+
+
+@pytest.mark.parametrize(
+    ("judge", "said"),
+    [
+        ("base", "OpenAI-compatible endpoint"),  # a local model cannot be the judge
+        ("openai:http://127.0.0.1:8000/v1", "openai:URL#MODEL"),  # no model named
+        ("openai:ftp://host/v1#m", "http:// or https://"),
+    ],
+)
+def test_a_mistyped_judge_stops_the_audit_before_any_model_loads(
+    tmp_path, monkeypatch, judge, said
+):
+    """The judge word is checked first: no model (audited or judge) loads, no store is made."""
+    import re
+
+    import srllm.models
+    from srllm.errors import SrllmError
+
+    loaded: list = []
+    monkeypatch.setattr(srllm.models, "load_model", loaded.append)  # what the judge loads with
+    cfg = RunConfig(prompts="qos", limit=2, models=("base",), judge=judge)
+    with pytest.raises(SrllmError, match=re.escape(said)):
+        run_audit(cfg, tmp_path / "j.duckdb", loader=loaded.append)
+    assert loaded == [] and not (tmp_path / "j.duckdb").exists()

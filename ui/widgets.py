@@ -323,7 +323,7 @@ def run_history_tab(run_id: str, metric: str) -> None:
 def launch_form() -> None:
     """The Audit runs page's launch form: checks what a user can get wrong, then launches."""
     from srllm.config import GenerationConfig, RunConfig
-    from srllm.pipeline import resolve_models
+    from srllm.pipeline import check_judge, resolve_models
     from srllm.prompts import BUILTIN_SETS, describe_set, load_prompt_set
     from srllm.store import Store
     from ui import jobs, state
@@ -346,10 +346,17 @@ def launch_form() -> None:
             c7, c8 = st.columns(2)
             limit = c7.number_input("Only the first N prompts (0 = all)", 0, 100000, 0)
             run_name = c8.text_input("Run name (re-use one to resume it)")
+            judge = st.text_input(
+                "Judge (OpenAI-compatible)",
+                placeholder="openai:http://HOST:8000/v1#MODEL",
+                help="optional: also classify every response with this model (stored as the "
+                "'judge' scorer; Review compares it with people)",
+            )
             submitted = st.form_submit_button("Launch", type="primary")
         if submitted:
             try:
                 source = path.strip() or set_name
+                judge_word = check_judge(judge) if judge.strip() else None
                 cfg = RunConfig(
                     prompts=source,
                     models=tuple(models),
@@ -362,6 +369,7 @@ def launch_form() -> None:
                         batch_size=int(batch),
                         seed=0,
                     ),
+                    judge=judge_word,
                 )
                 # Check what a user can get wrong here, before a job starts or anything is written.
                 resolve_models(cfg.models)
