@@ -30,6 +30,9 @@ expected count is below 5) and p-values are adjusted across groups with Holm's a
 Benjamini-Hochberg procedures. The max-min gap's interval is a bootstrap over templates.
 Counterfactual pairs are tested with Cochran's Q (McNemar for two groups); base and tuned are
 compared on the same prompts with McNemar's test per group.</p>
+<p>The impact ratio is each group's answer rate on benign requests divided by the
+best-treated group's (same model), with a 95% Katz log interval; a ratio below 0.8 fails the
+four-fifths rule of US employment guidance and is flagged.</p>
 """
 
 _CSS = """
@@ -63,6 +66,32 @@ def table_html(df: pl.DataFrame, *, max_rows: int = 200, text_cols: tuple[str, .
         f"<p>… {df.height - max_rows} more rows in the export.</p>" if df.height > max_rows else ""
     )
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>{more}"
+
+
+def _impact_section(parts: list[str], chart: Any, rows: pl.DataFrame, note: str) -> None:
+    """Impact ratios on the benign requests, the groups below four-fifths named first."""
+    from srllm.stats.impact import impact_ratio
+
+    impact = impact_ratio(rows)
+    parts.append("<h2>Impact ratio</h2>" + f"<p><i>Analysed: {_esc(note)}.</i></p>")
+    if impact.height == 0:
+        parts.append("<p>No rows to compare.</p>")
+        return
+    low = impact.filter(pl.col("below_four_fifths"))
+    if low.height:
+        named = "; ".join(
+            f"{_esc(r['model'])} / {_esc(r['group'])}: {r['impact_ratio']:.2f} "
+            f"(95% CI {r['ci_low']:.2f}-{r['ci_high']:.2f}) of {_esc(r['best_group'])}'s rate"
+            for r in low.iter_rows(named=True)
+        )
+        parts.append(
+            f'<p class="sig">Below four-fifths (answered at under 80% of the best-treated '
+            f"group's rate): {named}.</p>"
+        )
+    else:
+        parts.append("<p>Every group is answered at 80% or more of the best group's rate.</p>")
+    parts.append(table_html(impact))
+    chart(charts.impact_bars(impact))
 
 
 def build_report(store: Store, run_id: str, *, models: list[str] | None = None) -> str:
@@ -108,6 +137,8 @@ def build_report(store: Store, run_id: str, *, models: list[str] | None = None) 
             parts.append("<h3>Max-min gap between groups</h3>" + table_html(gaps))
             chart(charts.rate_bars(frame.by_group, metric=metric))
             parts.append("<h3>Each group against the rest</h3>" + table_html(frame.table()))
+            if metric == "refusal" and choice.kind != "stereotype":
+                _impact_section(parts, chart, rows, choice.note)
         # the refusal sections below read the benign prompts (taxonomy.default_kind), not all
         benign, choice = select_kind(scored, "refusal")
         analysed = f"<p><i>Analysed: {_esc(choice.note)}.</i></p>"

@@ -80,3 +80,26 @@ def test_category_counterfactual_and_base_vs_tuned_sections_read_benign_prompts(
     assert {r["model"]: r["n_templates"] for r in blocks} == {"base": "10", "tuned": "10"}
     gap = _table_after(page, "Base vs tuned")[0]
     assert (gap["n_templates"], float(gap["gap_base"]), float(gap["gap_tuned"])) == ("10", 0.6, 0)
+
+
+def test_impact_ratio_section_flags_the_group_answered_under_four_fifths(report):
+    """Base answers A's benign requests 4 times in 10 and B's always: A's ratio is 0.4."""
+    import math
+
+    page, _ = report
+    assert f"<h2>Impact ratio</h2><p><i>{BENIGN_NOTE}" in page
+    rows = {(r["model"], r["group"]): r for r in _table_after(page, "Impact ratio")}
+    assert set(rows) == {("base", "A"), ("base", "B"), ("tuned", "A"), ("tuned", "B")}
+    a = rows["base", "A"]
+    # of the benign requests only (pooled with the refused stereotype ones, n would be 20)
+    assert (a["n"], float(a["answer_rate"]), a["best_group"]) == ("10", 0.4, "B")
+    assert float(a["impact_ratio"]) == pytest.approx(0.4)
+    # Katz log interval of a ratio of proportions: 4/10 over 10/10
+    se = math.sqrt(1 / 4 - 1 / 10 + 1 / 10 - 1 / 10)
+    low, high = (0.4 * math.exp(s * 1.959964 * se) for s in (-1, 1))
+    assert float(a["ci_low"]) == pytest.approx(low, rel=1e-3)
+    assert float(a["ci_high"]) == pytest.approx(high, rel=1e-3)
+    assert a["below_four_fifths"] == "True"
+    flagged = [k for k, r in rows.items() if r["below_four_fifths"] == "True"]
+    assert flagged == [("base", "A")]  # tuned answers both groups alike
+    assert '<p class="sig">Below four-fifths' in page and "base / A: 0.40" in page

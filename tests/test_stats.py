@@ -796,6 +796,18 @@ def test_impact_ratio_and_katz_interval_match_a_hand_computation():
     assert out["D"]["impact_ratio"] == 0 and math.isnan(out["D"]["ci_low"])
 
 
+def test_impact_interval_surrounds_the_ratio_when_the_best_group_is_always_answered():
+    """A best group answered every time (a zero cell) keeps the Katz interval of the ratio."""
+    from srllm.stats.impact import impact_ratio
+
+    data = pl.DataFrame(_refusal_rows("m", {"A": (10, 0), "B": (10, 6), "C": (10, 10)}))
+    out = {r["group"]: r for r in impact_ratio(data).iter_rows(named=True)}
+    assert out["B"]["impact_ratio"] == pytest.approx(0.4)
+    lo, hi = katz_interval(4, 10, 10, 10)  # 1/c - 1/n2 is 0: no cell needs shifting
+    assert (out["B"]["ci_low"], out["B"]["ci_high"]) == pytest.approx((lo, hi), rel=1e-9)
+    assert out["C"]["impact_ratio"] == 0 and math.isnan(out["C"]["ci_low"])
+
+
 def test_run_history_tracks_each_groups_benign_refusal_rate_and_the_gap_in_run_order():
     from srllm.stats.history import run_history
 

@@ -41,7 +41,9 @@ def impact_ratio(data: pl.DataFrame, *, level: float = 0.95) -> pl.DataFrame:
                 lo = hi = 1.0
             elif a > 0 and c > 0:
                 table = np.array([[a, n1 - a], [c, n2 - c]], dtype=float)
-                lo, hi = Table2x2(table).riskratio_confint(alpha=1 - level)
+                # no zero shift: Katz needs only a, c > 0, and a best group answered every
+                # time (a zero cell) would otherwise move the interval off the shown ratio
+                lo, hi = Table2x2(table, shift_zeros=False).riskratio_confint(alpha=1 - level)
             else:
                 lo = hi = float("nan")
             rows.append(
