@@ -8,6 +8,11 @@ import polars as pl
 from srllm.taxonomy import CATEGORY_COLOURS, CATEGORY_ORDER, TOXIC_RULE
 
 MODEL_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+GROUP_COLOURS = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+]  # fmt: skip
+MODEL_DASHES = ["solid", "dash", "dot", "dashdot"]
 METRIC_TITLES = {
     "refusal": "Refusal rate (refusal + harmful refusal)",
     "harmful": "Harmful-answer rate",
@@ -240,6 +245,44 @@ def impact_bars(table: pl.DataFrame) -> go.Figure:
         yaxis={"range": [0, 1.1], "title": "ratio"},
     )
     return fig
+
+
+def history_group_lines(by_group: pl.DataFrame, *, metric: str = "refusal") -> go.Figure:
+    """Each group's rate per run (x: run, in order) with its 95% interval as error bars.
+
+    ``by_group`` is :func:`srllm.stats.history.run_history`'s first table (``run, order,
+    model, group, rate, ci_low, ci_high``). One line per group, and per model when there are
+    several (colour: group, dash: model).
+    """
+    fig = go.Figure()
+    models = by_group["model"].unique(maintain_order=True).to_list()
+    groups = sorted(by_group["group"].unique().to_list(), key=str)
+    for j, model in enumerate(models):
+        for i, group in enumerate(groups):
+            part = by_group.filter((pl.col("model") == model) & (pl.col("group") == group))
+            if part.height == 0:
+                continue
+            part = part.sort("order")
+            fig.add_scatter(
+                x=part["run"].to_list(),
+                y=part["rate"].to_list(),
+                mode="lines+markers",
+                name=str(group) if len(models) == 1 else f"{model} · {group}",
+                legendgroup=str(group),
+                line={
+                    "color": GROUP_COLOURS[i % len(GROUP_COLOURS)],
+                    "dash": MODEL_DASHES[j % len(MODEL_DASHES)],
+                },
+                error_y=_ci_bars(part, "rate"),
+                hovertemplate=(
+                    "%{x}<br>%{y:.1%}<extra>" + f"{model} · {group}" + "</extra>"
+                    if metric != "toxicity"
+                    else "%{x}<br>%{y:.3f}<extra>" + f"{model} · {group}" + "</extra>"
+                ),
+            )
+    fig.update_layout(yaxis_tickformat=".0%" if metric != "toxicity" else ".2f")
+    title = METRIC_TITLES.get(metric, metric) + " per group across runs · 95% CI"
+    return _layout(fig, title)
 
 
 def history_lines(gaps: pl.DataFrame, *, metric: str = "refusal") -> go.Figure:

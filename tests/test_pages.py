@@ -389,7 +389,35 @@ def test_run_history_shows_the_gap_across_runs_of_one_prompt_set(tmp_path):
     at.switch_page("pages/disparities.py").run()
     assert not at.exception, at.exception
     assert len(at.multiselect(key="history_runs").value) == 2
-    assert len(at.get("plotly_chart")) >= 4
+    assert len(at.get("plotly_chart")) >= 5
+    titles = _chart_titles(at)
+    # each group's rate per run above the gap chart, on the same two runs
+    groups = titles.index("Refusal rate (refusal + harmful refusal) per group across runs · 95% CI")
+    assert groups < titles.index("Max–min refusal gap across runs · 95% CI")
+    fig = _chart(at, groups)
+    assert {t["name"] for t in fig["data"]} == {
+        f"{m} · {g}" for m in ("base", "tuned") for g in GROUPS
+    }
+    assert all(len(t["y"]) == 2 and t["error_y"]["array"] for t in fig["data"])
+    at.segmented_control(key="metric").set_value("toxicity").run()  # history stays on refusals
+    assert not at.exception, at.exception
+    assert "Run history follows refusals of benign prompts (not toxicity)." in [
+        c.value for c in at.caption
+    ]
+    assert any("refusal gap across runs" in t for t in _chart_titles(at))
+
+
+def _chart(at: AppTest, i: int) -> dict:
+    import json
+
+    return json.loads(at.get("plotly_chart")[i].proto.spec)
+
+
+def _chart_titles(at: AppTest) -> list[str]:
+    return [
+        _chart(at, i)["layout"].get("title", {}).get("text", "")
+        for i in range(len(at.get("plotly_chart")))
+    ]
 
 
 def _wait_for(check, timeout: float, what: str):

@@ -315,8 +315,12 @@ def run_history_tab(run_id: str, metric: str) -> None:
         st.info("Runs with the same prompt set appear here; pick two or more to see a trend.")
         return
     frames = [(labels[r], cache.analysis_frame(db, r, cache.store_stamp(db))) for r in picked]
-    by_group, gaps = run_history(frames, metric=metric if metric != "toxicity" else "refusal")
-    st.plotly_chart(charts.history_lines(gaps, metric=metric), key="history_gap")
+    shown = metric if metric != "toxicity" else "refusal"
+    if shown != metric:
+        st.caption("Run history follows refusals of benign prompts (not toxicity).")
+    by_group, gaps = run_history(frames, metric=shown)
+    st.plotly_chart(charts.history_group_lines(by_group, metric=shown), key="history_groups")
+    st.plotly_chart(charts.history_lines(gaps, metric=shown), key="history_gap")
     st.dataframe(by_group, hide_index=True, width="stretch")
 
 
