@@ -10,7 +10,14 @@ from srllm.stats.views import disparity_view, findings
 from srllm.store import Store
 from srllm.taxonomy import default_kind
 from ui import cache, state
-from ui.widgets import corrected_section, disparity_tabs, md_escape, metric_headline, show_error
+from ui.widgets import (
+    corrected_section,
+    corrected_toggle,
+    disparity_tabs,
+    md_escape,
+    metric_headline,
+    show_error,
+)
 
 st.title("Disparities")
 run_id = state.selected_run()
@@ -54,9 +61,7 @@ kind = c2.selectbox(
 axes = sorted(a for a in data["axis"].unique().to_list() if a)
 axis = c3.selectbox("Axis", ["all"] + axes)
 alpha = c4.number_input("α", 0.001, 0.2, 0.05, step=0.01)
-corrected = c5.toggle(
-    "Corrected for classifier error", key="corrected", disabled=metric == "toxicity"
-)
+corrected = corrected_toggle(c5, metric)
 try:
     view = disparity_view(
         data,

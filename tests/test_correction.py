@@ -167,3 +167,118 @@ def test_labels_needed_reaches_the_chosen_width_without_asking_for_far_more():
     )
     assert labels_needed(400, 1600, se, sp, observed, 0.2) == 0  # already narrow enough
     assert labels_needed(10, 30, 0.5, 0.5, observed, 0.1) == -1  # a judge no better than chance
+
+
+def _toxic_rows(rng, true_rates, n=200, se=0.8, sp=0.9, n_labelled=120) -> pl.DataFrame:
+    """Stereotype-inviting rows scored by a judge with known errors; people label the first
+    ``n_labelled`` of each group (0/1 or a score, 0.5 being toxic); benign rows all toxic."""
+    rows = []
+    for g, p in true_rates.items():
+        truth = rng.random(n) < p
+        flagged = np.where(truth, rng.random(n) < se, rng.random(n) < 1 - sp)
+        score = np.where(flagged, rng.uniform(0.5, 1.0, n), rng.uniform(0.0, 0.49, n))
+        for i in range(n):
+            human = None
+            if i < n_labelled:
+                human = [1.0, 0.5, 0.9][i % 3] if truth[i] else [0.0, 0.2, 0.49][i % 3]
+            rows.append(
+                {
+                    "model": "m",
+                    "group": g,
+                    "kind": "stereotype",
+                    "toxicity": float(score[i]),
+                    "human_toxic": human,
+                }
+            )
+        rows += [
+            {"model": "m", "group": g, "kind": "benign", "toxicity": 0.95, "human_toxic": 0.0}
+        ] * 50
+    return pl.DataFrame(rows)
+
+
+def test_disparity_cli_corrects_toxicity_from_human_toxic_rows(tmp_path):
+    """``--metric toxicity --corrected`` on --in: Rogan-Gladen of the toxic share, by hand."""
+    data = _toxic_rows(np.random.default_rng(11), {"A": 0.1, "B": 0.35})
+    path = tmp_path / "tox.csv"
+    data.write_csv(path)
+    res = run_cli(
+        *("disparity", "--in", str(path), "--metric", "toxicity", "--kind", "stereotype"),
+        *("--corrected", "--json"),
+    )
+    assert res.returncode == 0, res.stderr
+    rows = {r["group"]: r for r in json.loads(res.stdout)}
+    assert set(rows) == {"A", "B"}
+    for g, row in rows.items():
+        rows_g = data.filter((pl.col("group") == g) & (pl.col("kind") == "stereotype"))
+        judged = rows_g["toxicity"].to_numpy() >= 0.5
+        lab = rows_g.filter(pl.col("human_toxic").is_not_null())
+        truth = lab["human_toxic"].to_numpy() >= 0.5  # a person's 0.5 counts as toxic
+        lab_judged = lab["toxicity"].to_numpy() >= 0.5
+        se = lab_judged[truth].mean()
+        sp = (~lab_judged[~truth]).mean()
+        expected = min(1.0, max(0.0, (judged.mean() + sp - 1) / (se + sp - 1)))
+        assert row["n"] == 200 and row["error_source"] == "group"  # benign rows left out
+        assert row["rate"] == pytest.approx(rows_g["toxicity"].mean())  # the mean score
+        assert row["rate_observed"] == pytest.approx(judged.mean())
+        assert (row["sensitivity"], row["specificity"]) == (pytest.approx(se), pytest.approx(sp))
+        assert row["rate_corrected"] == pytest.approx(expected)
+        assert row["ci_low_corrected"] <= row["rate_corrected"] <= row["ci_high_corrected"]
+        for col in ("p_value", "p_holm", "p_bh", "ci_low", "ci_high"):
+            assert col in row
+    assert rows["B"]["rate_corrected"] > rows["A"]["rate_corrected"]
+    assert "mean toxicity" in res.stderr and "share scored toxic" in res.stderr
+
+    # a human_toxic that is neither 0/1 nor a score is one line, not a traceback
+    data.with_columns(pl.col("human_toxic").cast(pl.String).fill_null("yes")).write_csv(path)
+    bad = run_cli("disparity", "--in", str(path), "--metric", "toxicity", "--corrected")
+    assert bad.returncode == 2 and "human_toxic must be 0/1 or a toxicity score" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_disparity_cli_corrects_a_run_from_its_review_labels(tmp_path):
+    """``--run`` reads the run's Review labels; toxicity, which they cannot hold, says so."""
+    from storebuilder import build_store, synthetic_prompts
+
+    prompts = synthetic_prompts([(f"t{t}", g) for t in range(40) for g in ("A", "B")])
+    answers, labels = [], []
+    for pid, t, g in prompts.select("prompt_id", "template_id", "group").rows():
+        k = int(t[1:])
+        judged = k < (8 if g == "A" else 16)  # the judge's refusals
+        human = k < 12 if g == "A" else k < 10 or 14 <= k < 16  # what people said
+        cat = "refusal" if judged else "answer"
+        answers.append(
+            {"model": "m", "prompt_id": pid, "scores": {"category": (0.5, cat), "toxicity": 0.1}}
+        )
+        labels.append(("m", pid, "ann", "refusal" if human else "answer"))
+    db = tmp_path / "r.duckdb"
+    build_store(db, answers, prompts=prompts, models=["m"], labels=labels, finished=True)
+    res = run_cli(
+        *("disparity", "--db", str(db), "--run", "r", "--metric", "refusal", "--corrected"),
+        "--json",
+    )
+    assert res.returncode == 0, res.stderr
+    rows = {r["group"]: r for r in json.loads(res.stdout)}
+    assert {r["error_source"] for r in rows.values()} == {"group"}
+    assert rows["A"]["sensitivity"] == pytest.approx(8 / 12)  # 8 of A's 12 human refusals
+    assert rows["A"]["specificity"] == pytest.approx(1.0)
+    assert rows["B"]["sensitivity"] == pytest.approx(1.0)
+    assert rows["B"]["specificity"] == pytest.approx(24 / 28)  # 4 answers called refusals
+    tox = run_cli(
+        *("disparity", "--db", str(db), "--run", "r", "--metric", "toxicity", "--corrected")
+    )
+    assert tox.returncode == 2 and "Traceback" not in tox.stderr
+    assert "pass --in FILE with a human_toxic column" in tox.stderr
+
+
+def test_toxicity_has_no_shipped_error_rates_to_fall_back_on():
+    """The shipped confusion is of the six categories: it says nothing of the toxic score."""
+    from srllm.stats.correction import shipped_error_rates
+
+    assert shipped_error_rates("harmful") is not None
+    assert shipped_error_rates("toxicity") is None
+    data = pl.DataFrame({"model": "m", "group": ["A"] * 20, "toxicity": [0.9] * 5 + [0.1] * 15})
+    row = corrected_table(
+        data, metric="toxicity", n_boot=50, fallback=shipped_error_rates("toxicity")
+    ).row(0, named=True)
+    assert (row["error_source"], row["rate_corrected"]) == ("none", None)
+    assert row["rate_observed"] == pytest.approx(0.25)

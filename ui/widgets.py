@@ -82,6 +82,20 @@ def metric_headline(frame: Any, metric: str) -> None:
         )
 
 
+def corrected_toggle(col: Any, metric: str) -> bool:
+    """The "corrected for classifier error" toggle: off for toxicity, saying why."""
+    label = "Corrected for classifier error"
+    if metric != "toxicity":
+        return col.toggle(label, key="corrected")
+    col.toggle(label, key="corrected", disabled=True)
+    st.caption(
+        "Toxicity is corrected from people's toxic judgements, which Review labels (a response "
+        "category) do not hold: use `python -m srllm disparity --in FILE --metric toxicity "
+        "--corrected` with a `human_toxic` column (0/1 or a score) on the labelled rows."
+    )
+    return False
+
+
 def corrected_section(cor: Any, by_group: Any) -> None:
     """Corrected rates per group, the error source, and the gaps classifier error explains."""
     import polars as pl

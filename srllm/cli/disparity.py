@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         dest="input",
         metavar="PATH",
         help="CSV or Parquet with model, group, category (or toxicity); optional template_id, "
-        "kind, axis and human_category (a person's label, on the rows that have one)",
+        "kind, axis, human_category (a person's category) and human_toxic (a person's toxic "
+        "judgement, 0/1 or a score), each on the rows a person labelled",
     )
     p.add_argument("--db", default=str(DEFAULT_DB), help="DuckDB file (default: %(default)s)")
     p.add_argument("--metric", choices=("refusal", "harmful", "toxicity"), default="refusal")
@@ -49,8 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--corrected",
         action="store_true",
         help="add rates corrected for classifier error (Rogan-Gladen) with bootstrap intervals "
-        "that carry the error estimates' uncertainty; error rates from human_category rows "
-        "(per group, else pooled), else the shipped classifier's held-out evaluation",
+        "that carry the error estimates' uncertainty; error rates from human labels (per "
+        "group, else pooled: human_category rows of --in or the run's Review labels), else the "
+        "shipped classifier's held-out evaluation; toxicity (the toxic share) is corrected from "
+        "the human_toxic rows of --in only",
     )
     p.add_argument(
         "--min-labels",
@@ -99,11 +102,20 @@ def load_frame(args: argparse.Namespace) -> pl.DataFrame:
         return df
     from srllm.store import Store
 
+    if args.corrected and args.metric == "toxicity":
+        raise DataError(
+            "--corrected toxicity needs people's toxic judgements, which the store's Review "
+            "labels (a response category) do not hold: pass --in FILE with a human_toxic column"
+        )
     store = Store(args.db, read_only=True)
     run_id = store.require_run(args.run)["run_id"]
     df = store.scored_frame(run_id)
     if df.height == 0:
         raise DataError(f"run {args.run!r} has no generations")
+    if args.corrected:  # the run's own Review labels give the error rates
+        from srllm.cli.gate import with_human_labels
+
+        df = with_human_labels(store, run_id, df)
     return df
 
 
@@ -143,10 +155,18 @@ def cmd_disparity(args: argparse.Namespace) -> int:
 
 def with_corrected(table: pl.DataFrame, data: pl.DataFrame, args: argparse.Namespace):
     """The table joined with the corrected rates (``srllm.stats.correction``)."""
+    import sys
+
     from srllm.stats.correction import corrected_table, shipped_error_rates
+    from srllm.taxonomy import TOXIC_RULE
 
     if args.metric == "toxicity":
-        raise DataError("--corrected applies to refusal and harmful (binary) metrics")
+        print(
+            f"srllm: rate is the mean toxicity; rate_observed and rate_corrected are the share "
+            f"scored toxic ({TOXIC_RULE})"
+            + ("" if "human_toxic" in data.columns else "; no human_toxic column: no correction"),
+            file=sys.stderr,
+        )
     cor = corrected_table(
         data,
         metric=args.metric,

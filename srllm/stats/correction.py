@@ -41,6 +41,7 @@ MIN_LABELS = 30
 MIN_CLASS = 5
 N_BOOT = 2000
 CORRECTED_COLUMNS = (
+    "rate_observed",
     "rate_corrected",
     "ci_low_corrected",
     "ci_high_corrected",
@@ -113,8 +114,15 @@ def error_rates(judge: np.ndarray, human: np.ndarray, source: str) -> ErrorRates
 
 
 def shipped_error_rates(metric: str, record: Path | None = None) -> ErrorRates | None:
-    """The built-in classifier's held-out (by source) confusion, as error rates for a metric."""
+    """The built-in classifier's held-out (by source) confusion, as error rates for a metric.
+
+    ``None`` for toxicity: no toxic/non-toxic confusion of the toxicity scorer is shipped (its
+    evaluations are accuracies and AUCs), so toxicity is corrected from human labels only.
+    """
     from srllm.config import DATA_DIR
+
+    if metric not in ("refusal", "harmful"):
+        return None
 
     path = record or DATA_DIR / "scoring" / "training_record.json"
     try:
@@ -150,6 +158,9 @@ def corrected_table(
     fallback: ErrorRates | None = None,
 ) -> pl.DataFrame:
     """Per model and group: the corrected rate and interval, error rates and gap flags.
+
+    ``rate_observed`` is the judge's raw hit rate the correction starts from (for toxicity
+    the share scored toxic by ``taxonomy.is_toxic``, not the mean score).
 
     ``data``: ``model, group`` and either ``category`` (refusal, harmful) or ``toxicity``,
     optionally ``human_category`` (refusal, harmful) / ``human_toxic`` (toxicity, 0/1) on
@@ -190,6 +201,7 @@ def corrected_table(
                 {
                     "model": model,
                     "group": g,
+                    "rate_observed": _f(v["k"] / v["n"] if v["n"] else float("nan")),
                     "rate_corrected": _f(corrected),
                     "ci_low_corrected": _f(lo),
                     "ci_high_corrected": _f(hi),
@@ -216,7 +228,7 @@ def _judged_frame(data: pl.DataFrame, metric: str) -> pl.DataFrame:
     if metric == "toxicity":
         judge = data["toxicity"].cast(pl.Float64).map_elements(is_toxic, return_dtype=pl.Boolean)
         human = (
-            data["human_toxic"].cast(pl.Float64).map_elements(is_toxic, return_dtype=pl.Boolean)
+            _human_scores(data["human_toxic"]).map_elements(is_toxic, return_dtype=pl.Boolean)
             if "human_toxic" in data.columns
             else none
         )
@@ -233,6 +245,21 @@ def _judged_frame(data: pl.DataFrame, metric: str) -> pl.DataFrame:
             "human": human,
         }
     ).filter(pl.col("judge").is_not_null())
+
+
+def _human_scores(column: pl.Series) -> pl.Series:
+    """A ``human_toxic`` column as scores in [0, 1] (0/1 or a score; empty where unlabelled)."""
+    try:
+        scores = column.cast(pl.Float64)
+    except pl.exceptions.PolarsError as exc:
+        raise DataError(
+            "human_toxic must be 0/1 or a toxicity score in [0, 1] (empty where unlabelled), "
+            f"not {column.drop_nulls().cast(pl.String).head(1).to_list()}"
+        ) from exc
+    bad = scores.drop_nulls().filter(~scores.drop_nulls().is_between(0.0, 1.0))
+    if bad.len():
+        raise DataError(f"human_toxic must be 0/1 or a toxicity score in [0, 1], not {bad[0]:g}")
+    return scores
 
 
 def _replicates(
@@ -309,6 +336,7 @@ def corrected_replicates(
 _SCHEMA = {
     "model": pl.String,
     "group": pl.String,
+    "rate_observed": pl.Float64,
     "rate_corrected": pl.Float64,
     "ci_low_corrected": pl.Float64,
     "ci_high_corrected": pl.Float64,
