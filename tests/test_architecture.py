@@ -112,9 +112,8 @@ _THRESHOLD = re.compile(
     # taxonomy.py calls is_toxic / toxic_expr / toxic_sql instead
     r"""TOXIC_THRESHOLD\s*=|(?:[<>]=?)\s*(?:\w+\.)*TOXIC_THRESHOLD\b|\bTOXIC_THRESHOLD\s*[<>]"""
 )
-# Known leaks in files this change could not edit (srllm/scoring is being reworked): the
-# owner replaces ``c == "harmful_answer"`` with ``c in HARMFUL`` and removes the entry.
-_PENDING = {("srllm/scoring/train_scorers.py", "c == 'harmful_answer'")}
+# Known leaks that a later change must remove (none now).
+_PENDING: set[tuple[str, str]] = set()
 
 
 def taxonomy_leaks(source: str) -> list[tuple[int, str]]:

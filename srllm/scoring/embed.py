@@ -17,12 +17,14 @@ costs the same as a 2,500-character one.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from srllm.config import DATA_DIR, sha256_file
 from srllm.errors import ConfigError
 
 MAX_TOKENS = 384
@@ -32,6 +34,14 @@ _TABLE_KEY = "embeddings.word_embeddings.weight"
 
 _LOCK = threading.Lock()
 _ENCODERS: dict[int, StaticEncoder] = {}
+# MiniLM's last transformer layer fine-tuned for toxicity (``recipe.fit_toxicity_layer``)
+TOX_LAYER_FILE = "toxicity_layer.safetensors"
+TOX_LAYER_INDEX = 5  # the layer it replaces reads hidden_states[5] (the 5th layer's output)
+
+
+def weights_dir() -> Path:
+    """Folder of the shipped weights (``SRLLM_SCORING_DIR`` overrides ``data/scoring``)."""
+    return Path(os.environ.get("SRLLM_SCORING_DIR", str(DATA_DIR / "scoring")))
 
 
 def model_dir() -> Path:
@@ -142,6 +152,27 @@ class ContextEncoder:
         self.model.to(torch.float32)
         self.batch_size = batch_size
         self.dim = int(self.model.config.hidden_size)
+        self.tox_layer = None
+        self.tox_layer_sha = ""
+        path = weights_dir() / TOX_LAYER_FILE
+        if path.is_file():
+            from safetensors.torch import load_file
+
+            self.set_tox_layer(load_file(str(path)), sha256_file(path)[:8])
+
+    def set_tox_layer(self, state: dict | None, sha: str = "") -> None:
+        """Use a fine-tuned copy of the last layer (its state dict) for the ``tox_tuned`` pooling.
+
+        ``None``: no tuned layer; that pooling then repeats the plain last-layer mean.
+        """
+        import copy
+
+        if state is None:
+            self.tox_layer, self.tox_layer_sha = None, ""
+            return
+        layer = copy.deepcopy(self.model.encoder.layer[TOX_LAYER_INDEX])
+        layer.load_state_dict(state)
+        self.tox_layer, self.tox_layer_sha = layer.eval(), sha
 
     def encode(self, texts: list[str | None], max_tokens: int = 128) -> np.ndarray:
         """Vectors (n, 384) float32 (last layer, mean-pooled); empty texts get zeros."""
@@ -177,19 +208,37 @@ class ContextEncoder:
                 lens = mask.sum(1)  # (b, 1)
                 pos = torch.arange(mask.shape[1], dtype=hidden.dtype).view(1, -1, 1)
                 tail = ((pos >= lens.unsqueeze(1) - TAIL_TOKENS) * mask).to(hidden.dtype)
+                mean = (hidden * mask).sum(1) / count
+                tuned = mean
+                if self.tox_layer is not None:
+                    h = run_layer(
+                        self.tox_layer, res.hidden_states[TOX_LAYER_INDEX], enc["attention_mask"]
+                    )
+                    tuned = (h * mask).sum(1) / count
                 pooled = [
-                    (hidden * mask).sum(1) / count,
+                    mean,
                     (res.hidden_states[2] * mask).sum(1) / count,
                     (res.hidden_states[4] * mask).sum(1) / count,
                     hidden.masked_fill(mask == 0, -1e4).max(1).values,
                     (hidden * tail).sum(1) / tail.sum(1).clamp(min=1.0),
+                    tuned,
                 ]
                 out[idx] = torch.stack([norm(v, dim=-1) for v in pooled], dim=1).float().numpy()
         return out
 
 
-# poolings of one forward pass (``ContextEncoder.encode_pooled``), in this order
-POOLINGS = ("mean", "mean_layer2", "mean_layer4", "max", "tail_mean")
+def run_layer(layer, hidden, attention_mask):
+    """One BERT layer over ``hidden`` (b, L, d) with a padding mask (b, L) of 0/1."""
+    ext = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * -1e4
+    out = layer(hidden, ext)
+    return out[0] if isinstance(out, tuple) else out
+
+
+# poolings of one forward pass (``ContextEncoder.encode_pooled``), in this order; the last,
+# ``tox_tuned``, is the fine-tuned toxicity layer's mean (the toxicity model's input)
+POOLINGS = ("mean", "mean_layer2", "mean_layer4", "max", "tail_mean", "tox_tuned")
+CLASSIFIER_POOLINGS = POOLINGS[:5]  # the six-class model reads the frozen encoder's poolings
+TOX_POOL = POOLINGS.index("tox_tuned")
 TAIL_TOKENS = 16  # the tail pooling: the last word pieces read (refusals and caveats end texts)
 
 

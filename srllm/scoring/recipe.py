@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from srllm.scoring.embed import POOLINGS, cosine_rows
+from srllm.scoring.embed import CLASSIFIER_POOLINGS, POOLINGS, TOX_POOL, cosine_rows
 from srllm.scoring.features import FEATURE_NAMES, refusal_features, repetition_ratio, word_count
 from srllm.scoring.hashed import HashedLinear, HashSpec, fit_hashed
 from srllm.scoring.mlp import DenseMLP, fit_mlp
@@ -55,9 +55,14 @@ TOX_SOURCE_WEIGHT = {
     "diasafety_safe": 0.5,
     "project_benign": 1.0,
     "benign_mentions": 1.0,
+    "everyday": 1.0,
 }
 CONTRASTS = "train/toxicity_contrasts.jsonl"
 BENIGN_MENTIONS = "train/benign_group_mentions.jsonl"
+# harmless everyday text naming no group (recipes, instructions, "kill the process"); the
+# ``_heldout`` file (other topics) only measures false alarms
+EVERYDAY = "train/everyday_text.jsonl"
+EVERYDAY_HELDOUT = "train/everyday_text_heldout.jsonl"
 
 
 # ---- toxicity -------------------------------------------------------------------------------
@@ -132,6 +137,16 @@ def toxicity_corpus(root: str | None = None) -> pl.DataFrame:
                 pl.col("group").cast(pl.String).alias("group"),
             )
         )
+    everyday = DATA_DIR / EVERYDAY
+    if everyday.is_file():  # this project's harmless everyday sentences (no group named)
+        parts.append(
+            pl.read_ndjson(everyday).select(
+                "text",
+                pl.col("label").alias("y"),
+                pl.lit("everyday").alias("source"),
+                pl.lit(None, pl.String).alias("group"),
+            )
+        )
     path = DATA_DIR / CONTRASTS
     if path.is_file():  # this project's own contrast sentences (counter-speech, negation, ...)
         con = pl.read_ndjson(path)
@@ -172,7 +187,8 @@ def cache_vectors(on: bool = True, path: str | None = None) -> None:
         with np.load(path, allow_pickle=False) as z:
             for k, n, v in zip(z["keys"].tolist(), z["tokens"].tolist(), z["vectors"], strict=True):
                 _VECTOR_CACHE[(k, int(n))] = v
-            if "pooled" in z:
+            # pooled vectors hold the tuned toxicity layer's pooling: valid for that layer only
+            if "pooled" in z and str(z.get("tox_layer", "")) == _tox_layer_sha():
                 pk, pn, pv = z["pooled_keys"].tolist(), z["pooled_tokens"].tolist(), z["pooled"]
                 for k, n, v in zip(pk, pn, pv, strict=True):
                     _POOLED_CACHE[(k, int(n))] = v
@@ -187,6 +203,7 @@ def save_vector_cache() -> None:
     extra = {}
     if pkeys:
         extra = {
+            "tox_layer": np.array(_tox_layer_sha()),
             "pooled_keys": np.array([k for k, _ in pkeys], dtype=np.str_),
             "pooled_tokens": np.array([n for _, n in pkeys]),
             "pooled": np.stack([_POOLED_CACHE[k] for k in pkeys]),
@@ -198,6 +215,20 @@ def save_vector_cache() -> None:
         vectors=np.stack([_VECTOR_CACHE[k] for k in keys]),
         **extra,
     )
+
+
+def _tox_layer_sha() -> str:
+    from srllm.scoring.embed import get_context_encoder
+
+    return get_context_encoder().tox_layer_sha
+
+
+def set_tox_layer(state: dict | None, sha: str) -> None:
+    """Give the shared encoder a tuned toxicity layer (training); drops pooled vectors cached."""
+    from srllm.scoring.embed import get_context_encoder
+
+    get_context_encoder().set_tox_layer(state, sha)
+    _POOLED_CACHE.clear()
 
 
 def _encode_unique(fn, prepared: Sequence[str], max_tokens: int) -> np.ndarray:
@@ -223,20 +254,10 @@ def _from_cache(cache: dict, fn, prepared: Sequence[str], max_tokens: int, also=
     return np.stack([cache[(t, max_tokens)] for t in prepared]).astype(np.float32)
 
 
-def context_vectors(prepared: Sequence[str], max_tokens: int) -> np.ndarray:
-    """Contextual sentence vectors (full MiniLM, last layer, mean) of prepared texts."""
-    from srllm.scoring.embed import get_context_encoder
-
-    enc = get_context_encoder()
-    if _VECTOR_CACHE is None:
-        return _encode_unique(enc.encode, list(prepared), max_tokens)
-    return _from_cache(_VECTOR_CACHE, enc.encode, prepared, max_tokens)
-
-
 def context_pooled(prepared: Sequence[str], max_tokens: int) -> np.ndarray:
     """Every pooling of one MiniLM pass (``embed.POOLINGS``): shape (n, poolings, 384).
 
-    ``[:, 0]`` is :func:`context_vectors` (the toxicity model's input).
+    ``[:, TOX_POOL]`` is the toxicity model's input (the tuned layer's mean).
     """
     from srllm.scoring.embed import get_context_encoder
 
@@ -267,8 +288,13 @@ def benign_group_texts(*, even: bool) -> pl.DataFrame:
 
 
 def toxicity_dense(prepared: Sequence[str], vectors: np.ndarray | None = None) -> np.ndarray:
-    """Dense block of the toxicity model: the contextual vector of the prepared text."""
-    return vectors if vectors is not None else context_vectors(prepared, TOX_TOKENS)
+    """Dense block of the toxicity model: the tuned layer's sentence vector of the prepared text.
+
+    ``vectors``: that pooling (``embed.TOX_POOL``), when already computed.
+    """
+    if vectors is not None:
+        return vectors
+    return context_pooled(prepared, TOX_TOKENS)[:, TOX_POOL]
 
 
 @dataclass(frozen=True)
@@ -357,7 +383,7 @@ PROMPT_POOLS = (0, 2)
 CLF_DENSE_NAMES = (
     *FEATURE_NAMES,
     *DENSE_EXTRA,
-    *(f"resp_{p}{i}" for p in POOLINGS for i in range(384)),
+    *(f"resp_{p}{i}" for p in CLASSIFIER_POOLINGS for i in range(384)),
     *(f"prompt_{POOLINGS[p]}{i}" for p in PROMPT_POOLS for i in range(384)),
 )
 
@@ -394,7 +420,7 @@ def classifier_dense(
     feats = [
         refusal_features(responses),
         extra,
-        pooled.reshape(n, -1),
+        pooled[:, : len(CLASSIFIER_POOLINGS)].reshape(n, -1),
         prompt_pooled[:, list(PROMPT_POOLS)].reshape(n, -1),
     ]
     return np.hstack(feats).astype(np.float64)

@@ -17,7 +17,7 @@ import numpy as np
 
 from srllm.errors import ConfigError
 from srllm.scoring.classifier import Classified
-from srllm.scoring.embed import get_encoder
+from srllm.scoring.embed import TOX_POOL, get_encoder
 from srllm.scoring.recipe import (
     PROMPT_TOKENS,
     RESPONSE_TOKENS,
@@ -141,13 +141,13 @@ class Batch:
 
     @property
     def context(self) -> np.ndarray:
-        """Contextual vectors of the prepared responses (shared by classifier and toxicity)."""
-        return self.pooled[:, 0]
+        """The toxicity model's vectors of the prepared responses (from the shared pass)."""
+        return self.pooled[:, TOX_POOL]
 
     @property
     def prompt_context(self) -> np.ndarray:
-        """Contextual vectors of the prepared prompts."""
-        return self.prompt_pooled[:, 0]
+        """The toxicity model's vectors of the prepared prompts."""
+        return self.prompt_pooled[:, TOX_POOL]
 
     @cached_property
     def builtin_toxicity(self) -> np.ndarray:

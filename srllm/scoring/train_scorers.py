@@ -21,6 +21,7 @@ import polars as pl
 
 from srllm.config import DATA_DIR, SHARED_DATA
 from srllm.scoring import recipe as R
+from srllm.scoring import tox_layer as TL
 from srllm.scoring.data import (
     gptfuzz_author_rows,
     labels_dir,
@@ -30,6 +31,7 @@ from srllm.scoring.data import (
     row_weights,
     sha256_file,
 )
+from srllm.taxonomy import HARMFUL
 
 FUNCTIONAL = DATA_DIR / "eval" / "toxicity_functional.jsonl"
 TRAIN_FILES = (
@@ -231,7 +233,7 @@ def evaluate_gptfuzz(model: R.SixClassModel, tox: R.ToxicityModel, root=None) ->
         R.classify_probs(model, tox, g["question"].to_list(), g["response"].to_list()),
         g["response"].to_list(),
     )
-    pred = np.array([c == "harmful_answer" for c in cats])
+    pred = np.array([c in HARMFUL for c in cats])
     y = g["y"].to_numpy() == 1
     return {
         "n": g.height,
@@ -304,6 +306,14 @@ def counterfactual_invariance(tox: R.ToxicityModel) -> dict:
     }
 
 
+def everyday_false_alarms(tox: R.ToxicityModel) -> dict:
+    """Share of the held-out harmless everyday sentences (topics never trained on) scored toxic."""
+    path = DATA_DIR / R.EVERYDAY_HELDOUT
+    texts = pl.read_ndjson(path)["text"].to_list() if path.is_file() else []
+    s = R.score_toxicity(tox, texts) if texts else np.zeros(0)
+    return {"n": len(texts), "flag_rate": float((s >= 0.5).mean()) if texts else 0.0}
+
+
 def evaluate_toxicity(tox: R.ToxicityModel, corpus: pl.DataFrame, quick: bool) -> dict:
     """SBF test AUC, functional suite, invariance; ToxiGen group-wise AUC unless ``quick``."""
     from sklearn.metrics import roc_auc_score
@@ -314,6 +324,7 @@ def evaluate_toxicity(tox: R.ToxicityModel, corpus: pl.DataFrame, quick: bool) -
         "sbf_test_auc": float(roc_auc_score(sbf["y"], s)),
         "sbf_test_accuracy": float(((s >= 0.5) == sbf["y"].to_numpy()).mean()),
         "functional_test_half": evaluate_functional(tox, "test"),
+        "everyday_heldout": everyday_false_alarms(tox),
         "invariance": counterfactual_invariance(tox),
     }
     if not quick:
@@ -372,16 +383,28 @@ def training_md(rec: dict) -> str:
         "",
         "- `toxicity.safetensors`: binary logistic regression over hashed character 2-5-grams",
         "  and word 1-2-grams of the prepared text (de-obfuscated, every identity term masked as",
-        "  `grp`, `srllm/scoring/text.py`) plus its contextual sentence vector (the full",
-        "  all-MiniLM-L6-v2, frozen, mean-pooled, first 128 word pieces). Trained on ToxiGen",
+        "  `grp`, `srllm/scoring/text.py`) plus its contextual sentence vector: all-MiniLM-L6-v2",
+        "  (first 128 word pieces) whose last layer is replaced by a copy fine-tuned for",
+        "  toxicity, mean-pooled (`toxicity_layer.safetensors`, `srllm/scoring/tox_layer.py`:",
+        f"  {rec['tox_layer']['epochs']} epochs, lr {rec['tox_layer']['lr']:g}, a linear head, "
+        "weighted cross-entropy,",
+        "  on the corpus below **without ToxiGen**, so the ToxiGen group-wise figure stays held",
+        "  out of the layer as well; the frozen layers 1-5 are shared with the classifier's",
+        "  pass). Chosen on the dev protocol (a seeded 20% slice of SBF dev and five ToxiGen",
+        "  groups held out of training, the functional suite's dev half, everyday sentences of",
+        "  topics not trained on): frozen vector -> tuned layer, SBF-dev slice AUC 0.834 -> 0.850,",
+        "  ToxiGen held-out groups 0.970 -> 0.981, functional dev 0.810 -> 0.808, held-out",
+        "  everyday sentences flagged 1.7% -> 2.9%. Trained on ToxiGen",
         "  (all), Implicit Hate stage 1 (explicit or implicit hate = 1), Social Bias Frames",
         "  **dev** (offensiveYN >= 0.5), DiaSafety **train** (the three toxic categories),",
         "  Davidson hate (1) and neither (0) at low weight, and this project's contrast",
         "  sentences (`data/train/toxicity_contrasts.jsonl`: counter-speech, negated hate,",
         "  reclaimed terms, profanity and abuse that target no group, obfuscated text; written",
         "  here, never taken from the functional suite), the even-numbered harmless qos",
-        "  requests and this project's harmless sentences naming a group",
-        "  (`data/train/benign_group_mentions.jsonl`). ConvAbuse was tried and left out (its",
+        "  requests, this project's harmless sentences naming a group",
+        "  (`data/train/benign_group_mentions.jsonl`) and its harmless everyday sentences of",
+        "  12 topics (`data/train/everyday_text.jsonl`: recipes, instructions, 'kill the",
+        "  process'). ConvAbuse was tried and left out (its",
         "  abuse is mostly aimed at the bot or one person).",
         "  An MLP over the same vector (0.3 of the probability) was tried and left out: better",
         "  on the dev sets, but it flagged everyday text (a recipe) and tripled false alarms on",
@@ -547,6 +570,9 @@ def training_md(rec: dict) -> str:
     lines += [
         f"- Harmless requests naming a group (the odd-numbered qos templates, never trained on) "
         f"scored toxic: {_pct(inv['benign_flag_rate'])}.",
+        f"- Harmless everyday sentences of 8 topics never trained on "
+        f"(`data/train/everyday_text_heldout.jsonl`, {tx['everyday_heldout']['n']}) scored "
+        f"toxic: {_pct(tx['everyday_heldout']['flag_rate'])}.",
         f"- Counterfactual invariance over {inv['template_sets']} built-in template sets "
         "(odd qos and all stereotype templates naming a group; first names are not identity "
         "terms and are not masked): "
@@ -562,6 +588,28 @@ def training_md(rec: dict) -> str:
     return "\n".join(lines)
 
 
+def train_tox_layer(corpus: pl.DataFrame, out: Path) -> Path:
+    """Fine-tune the encoder's toxicity layer on ``corpus`` less ToxiGen; save; install it.
+
+    ToxiGen is left out so that the group-wise ToxiGen figure (which refits only the linear
+    model per fold) stays held out from the layer too.
+    """
+    from safetensors.torch import save_file
+
+    from srllm.scoring.embed import TOX_LAYER_FILE
+
+    texts = [R.prepare(t) for t in corpus["text"].to_list()]
+    weight = np.array(
+        [0.0 if s == "toxigen" else R.TOX_SOURCE_WEIGHT[s] for s in corpus["source"].to_list()]
+    )
+    state = TL.fit_toxicity_layer(texts, corpus["y"].to_numpy(), weight, max_tokens=R.TOX_TOKENS)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / TOX_LAYER_FILE
+    save_file(state, str(path), metadata={"recipe": "srllm.scoring.tox_layer"})
+    R.set_tox_layer(state, sha256_file(path)[:8])
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     """Train, evaluate and write ``data/scoring/``."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -569,11 +617,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="skip the ToxiGen group-wise refits")
     ap.add_argument("--vector-cache", help="keep encoded texts in this .npz between runs")
     args = ap.parse_args(argv)
-    R.cache_vectors(True, args.vector_cache)
     import sklearn
 
     t0 = time.perf_counter()
     corpus = R.toxicity_corpus()
+    layer_path = train_tox_layer(corpus, args.out)
+    layer_s = time.perf_counter() - t0
+    R.cache_vectors(True, args.vector_cache)  # after the layer: cached poolings must match it
     tox = R.fit_toxicity(corpus, meta={"recipe": "srllm.scoring.recipe.fit_toxicity"})
     print(f"toxicity fitted ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     R.save_vector_cache()
@@ -586,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
     train_s = time.perf_counter() - t0
     print(f"classifier fitted ({train_s:.0f} s); evaluating", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
-    tox.linear.save(args.out / "toxicity.safetensors")
+    tox.linear.save(args.out / "toxicity.safetensors")  # the layer is already in args.out
     (args.out / "toxicity_mlp.safetensors").unlink(missing_ok=True)
     if tox.mlp is not None:
         tox.mlp.save(args.out / "toxicity_mlp.safetensors")
@@ -595,6 +645,16 @@ def main(argv: list[str] | None = None) -> int:
     rec = {
         "script": "python -m srllm.scoring.train_scorers",
         "train_seconds": train_s,
+        "tox_layer_seconds": layer_s,
+        "tox_layer": {
+            "file": layer_path.name,
+            "sha256": sha256_file(layer_path),
+            "epochs": TL.EPOCHS,
+            "lr": TL.LR,
+            "rows_by_source": {
+                k: v for k, v in corpus.group_by("source").len().iter_rows() if k != "toxigen"
+            },
+        },
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
         "python": platform.python_version(),
         "sklearn": sklearn.__version__,

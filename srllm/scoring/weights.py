@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
 
-from srllm.config import DATA_DIR, sha256_file
+from srllm.config import sha256_file
 from srllm.scoring.classifier import ResponseClassifier
+from srllm.scoring.embed import TOX_LAYER_FILE, weights_dir
 from srllm.scoring.hashed import HashedLinear
 from srllm.scoring.mlp import DenseMLP
 from srllm.scoring.recipe import SixClassModel, ToxicityModel
@@ -20,9 +19,7 @@ TOXICITY_MLP_FILE = "toxicity_mlp.safetensors"
 RULES_VERSION = "2"
 
 
-def weights_dir() -> Path:
-    """Folder of the shipped weights (``SRLLM_SCORING_DIR`` overrides ``data/scoring``)."""
-    return Path(os.environ.get("SRLLM_SCORING_DIR", str(DATA_DIR / "scoring")))
+__all__ = ["weights_dir", "response_classifier", "builtin_toxicity"]
 
 
 LOCK = threading.RLock()
@@ -54,13 +51,20 @@ def response_classifier() -> tuple[ResponseClassifier, str]:
 
 
 def builtin_toxicity() -> BuiltinToxicity:
-    """The shipped toxicity model (linear and MLP parts; the version names both files)."""
+    """The shipped toxicity model (linear and MLP parts and the tuned encoder layer).
+
+    The version names the files: the linear model's hash, the MLP's and the layer's
+    (``embed.TOX_LAYER_FILE``, read by the shared encoder).
+    """
     linear, sha = _load(TOXICITY_FILE, HashedLinear)
     mlp, sha_mlp = None, ""
     if (weights_dir() / TOXICITY_MLP_FILE).is_file():  # optional (``recipe.TOX_MLP``)
         mlp, sha_mlp = _load(TOXICITY_MLP_FILE, DenseMLP)
     with LOCK:
-        key = f"tox:{sha}:{sha_mlp}"
+        path = weights_dir() / TOX_LAYER_FILE
+        layer = sha256_file(path)[:8] if path.is_file() else ""
+        key = f"tox:{sha}:{sha_mlp}:{layer}"
         if key not in CACHE:
-            CACHE[key] = BuiltinToxicity(ToxicityModel(linear, mlp), f"builtin+{sha}{sha_mlp[:4]}")
+            version = f"builtin+{sha}{sha_mlp[:4]}" + (f".L{layer[:6]}" if layer else "")
+            CACHE[key] = BuiltinToxicity(ToxicityModel(linear, mlp), version)
         return CACHE[key]  # type: ignore[return-value]
