@@ -360,7 +360,11 @@ def _project_files() -> list[dict]:
         {"file": str(p.relative_to(DATA_DIR.parent)), "sha256": sha256_file(p)}
         for p in [
             *sorted(labels_dir().glob("*.jsonl")),
-            *(DATA_DIR / f for f in (R.CONTRASTS, R.BENIGN_MENTIONS) if (DATA_DIR / f).is_file()),
+            *(
+                DATA_DIR / f
+                for f in (R.CONTRASTS, R.BENIGN_MENTIONS, R.EVERYDAY)
+                if (DATA_DIR / f).is_file()
+            ),
         ]
     ]
 
