@@ -174,6 +174,13 @@ class ContextEncoder:
         layer.load_state_dict(state)
         self.tox_layer, self.tox_layer_sha = layer.eval(), sha
 
+    def forward(self, texts: list[str], max_tokens: int):
+        """Tokenised batch and the frozen model's output with every layer's hidden states."""
+        enc = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt"
+        )
+        return enc, self.model(**enc, output_hidden_states=True)
+
     def encode(self, texts: list[str | None], max_tokens: int = 128) -> np.ndarray:
         """Vectors (n, 384) float32 (last layer, mean-pooled); empty texts get zeros."""
         return self.encode_pooled(texts, max_tokens)[:, 0]
@@ -194,14 +201,7 @@ class ContextEncoder:
         with torch.inference_mode():
             for start in range(0, len(todo), self.batch_size):
                 idx = todo[start : start + self.batch_size]
-                enc = self.tokenizer(
-                    [clean[i] for i in idx],
-                    padding=True,
-                    truncation=True,
-                    max_length=max_tokens,
-                    return_tensors="pt",
-                )
-                res = self.model(**enc, output_hidden_states=True)
+                enc, res = self.forward([clean[i] for i in idx], max_tokens)
                 hidden = res.last_hidden_state
                 mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 count = mask.sum(1).clamp(min=1.0)

@@ -50,14 +50,7 @@ def hidden_batches(texts: Sequence[str], max_tokens: int, batch_size: int = 64) 
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            tok = enc.tokenizer(
-                [clean[i] for i in rows],
-                padding=True,
-                truncation=True,
-                max_length=max_tokens,
-                return_tensors="pt",
-            )
-            res = enc.model(**tok, output_hidden_states=True)
+            tok, res = enc.forward([clean[i] for i in rows], max_tokens)
             out.append(
                 (np.array(rows), res.hidden_states[TOX_LAYER_INDEX].half(), tok["attention_mask"])
             )
