@@ -20,6 +20,8 @@ from srllm.stats.correction import error_rates, hits_of, labels_needed
 from srllm.taxonomy import CATEGORY_ORDER
 
 LABEL_COLUMNS = ("generation_id", "annotator", "category", "note")
+# The Review page's "toxic?" choice and the value each stores (labels.toxic; None: not judged).
+TOXIC_CHOICES: dict[str, bool | None] = {"not judged": None, "not toxic": False, "toxic": True}
 
 
 def guide_sections() -> dict[str, str]:
@@ -129,15 +131,27 @@ def agreement_tables(data: pl.DataFrame, labels: pl.DataFrame) -> dict[str, pl.D
 
 
 def export_labels(labels: pl.DataFrame) -> bytes:
-    """Labels as CSV bytes (generation_id, annotator, category, note, created_at, group, model)."""
-    cols = [c for c in (*LABEL_COLUMNS, "created_at", "group", "model") if c in labels.columns]
+    """Labels as CSV bytes, one row per label; ``human_toxic`` is 1, 0 or empty (not judged).
+
+    Columns: generation_id, annotator, category, note, human_toxic, created_at, group, model.
+    """
+    labels = labels.with_columns(_toxic_column(labels).cast(pl.Int8).alias("human_toxic"))
+    cols = [
+        c
+        for c in (*LABEL_COLUMNS, "human_toxic", "created_at", "group", "model")
+        if c in labels.columns
+    ]
     buf = io.BytesIO()
     labels.select(cols).write_csv(buf)
     return buf.getvalue()
 
 
 def read_label_csv(raw: bytes, known_ids: set[str]) -> pl.DataFrame:
-    """Validate an imported label CSV; one ``DataError`` naming the first problem."""
+    """Validate an imported label CSV; one ``DataError`` naming the first problem.
+
+    Returns ``generation_id, annotator, category, note, toxic`` (``toxic`` a boolean, null
+    where ``human_toxic`` is empty or absent).
+    """
     try:
         df = pl.read_csv(io.BytesIO(raw), infer_schema_length=0)
     except Exception as exc:
@@ -150,25 +164,63 @@ def read_label_csv(raw: bytes, known_ids: set[str]) -> pl.DataFrame:
     bad = df.filter(~pl.col("category").is_in(list(CATEGORY_ORDER)))
     if bad.height:
         raise DataError(f"unknown category {bad['category'][0]!r} in the labels file")
+    if "human_toxic" not in df.columns:
+        df = df.with_columns(pl.lit(None, dtype=pl.String).alias("human_toxic"))
+    flag = pl.col("human_toxic").str.strip_chars()
+    bad = df.with_row_index("line", offset=2).filter(
+        flag.is_not_null() & (flag != "") & ~flag.is_in(["0", "1"])
+    )
+    if bad.height:
+        raise DataError(
+            f"human_toxic must be 1 (toxic), 0 (not toxic) or empty (not judged), not "
+            f"{bad['human_toxic'][0]!r} (line {bad['line'][0]} of the labels file)"
+        )
     unknown = df.filter(~pl.col("generation_id").is_in(list(known_ids)))
     if unknown.height:
         raise DataError(
             f"{unknown.height} label(s) name responses not in this run "
             f"(first: {unknown['generation_id'][0]})"
         )
-    return df.select(*LABEL_COLUMNS).with_columns(pl.col("note").fill_null(""))
+    toxic = pl.when(flag == "1").then(True).when(flag == "0").then(False).otherwise(None)
+    return df.select(*LABEL_COLUMNS, toxic.alias("toxic")).with_columns(
+        pl.col("note").fill_null("")
+    )
+
+
+def import_labels(store, raw: bytes, known_ids: set[str]) -> int:
+    """Validate a label CSV (:func:`read_label_csv`) and save every row; the number saved."""
+    rows = read_label_csv(raw, known_ids)
+    for r in rows.iter_rows(named=True):
+        store.add_label(r["generation_id"], r["annotator"], r["category"], r["note"], r["toxic"])
+    return rows.height
 
 
 def newest_labels(labels: pl.DataFrame) -> pl.DataFrame:
-    """Each labelled generation's newest human category."""
+    """Each labelled generation's newest human category and newest toxic judgement.
+
+    ``human_toxic`` is 1/0 from the newest label that judged toxicity (a later label that
+    left it not judged does not erase it), null where nobody judged it.
+    """
+    schema = {"generation_id": pl.String, "human_category": pl.String, "human_toxic": pl.Int8}
     if labels.height == 0:
-        return pl.DataFrame(schema={"generation_id": pl.String, "human_category": pl.String})
+        return pl.DataFrame(schema=schema)
     return (
-        labels.sort("created_at")
+        labels.with_columns(_toxic_column(labels).alias("_toxic"))
+        .sort("created_at")
         .group_by("generation_id")
-        .last()
-        .select("generation_id", pl.col("category").alias("human_category"))
+        .agg(
+            pl.col("category").last().alias("human_category"),
+            pl.col("_toxic").drop_nulls().last().cast(pl.Int8).alias("human_toxic"),
+        )
+        .select(list(schema))
     )
+
+
+def _toxic_column(labels: pl.DataFrame) -> pl.Expr:
+    """The labels' toxic judgement as a boolean expression (null: not judged)."""
+    if "toxic" in labels.columns:
+        return pl.col("toxic").cast(pl.Boolean)
+    return pl.lit(None, dtype=pl.Boolean)
 
 
 def _f(x: float) -> float | None:

@@ -69,7 +69,7 @@ def build_store(
     seed: int = 0,
     scored: bool = True,
     score_version: str = "t",
-    labels: Iterable[tuple[str, str, str, str]] = (),
+    labels: Iterable[tuple[str, ...]] = (),
     finished: bool = False,
 ) -> str:
     """Write one run of ``prompts`` and ``answers`` to a store (a path or a ``Store``).
@@ -78,8 +78,9 @@ def build_store(
     (see ``ANSWER_DEFAULTS``; ``error`` with ``response=None`` is a failed row) and
     ``scores``: ``{scorer: value}`` or ``{scorer: (value, label)}``, stored as
     ``score_version`` unless ``scored`` is false. ``labels`` are human labels as
-    ``(model, prompt_id, annotator, category)`` of sample 0. ``models`` are the model
-    names recorded with the run. Returns the run id.
+    ``(model, prompt_id, annotator, category)`` of sample 0, optionally with a fifth item,
+    the annotator's toxic judgement (``True``/``False``; ``None``: not judged). ``models``
+    are the model names recorded with the run. Returns the run id.
     """
     store = db if isinstance(db, Store) else Store(db)
     run_id = store.create_run(
@@ -103,8 +104,9 @@ def build_store(
         )
         gens.append(GenerationRow(**row, scores=scores if scored else ()))
     store.add_generations(gens)
-    for model, pid, annotator, category in labels:
-        store.add_label(generation_id(run_id, model, pid, 0), annotator, category)
+    for model, pid, annotator, category, *toxic in labels:
+        gid = generation_id(run_id, model, pid, 0)
+        store.add_label(gid, annotator, category, toxic=toxic[0] if toxic else None)
     if finished:
         store.set_run_status(run_id, "finished")
     return run_id

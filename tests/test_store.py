@@ -179,6 +179,55 @@ def test_migration_backfills_latest_scores_of_an_old_file(tmp_path):
     assert row["group"] == "Hindu"
 
 
+def test_labels_gain_a_toxic_judgement_and_old_labels_read_as_not_judged(tmp_path):
+    from srllm.store import MIGRATIONS_DIR
+
+    path = tmp_path / "v3.duckdb"
+    # A file written by srllm at schema version 3, with one human label.
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
+    for n, name in enumerate(("001_initial", "002_stereoset", "003_latest_scores"), 1):
+        con.execute((MIGRATIONS_DIR / f"{name}.sql").read_text())
+        con.execute("INSERT INTO schema_version VALUES (?, now())", [n])
+    con.execute(
+        "INSERT INTO runs VALUES ('r1', 'old', now(), now(), 'finished', 'x', 'h', 2, '{}', "
+        "'[]', NULL, NULL, 0, NULL)"
+    )
+    for pid, grp in (("p0", "Hindu"), ("p1", "Muslim")):
+        con.execute(
+            "INSERT INTO prompts VALUES ('r1', ?, 't', 'religion', ?, NULL, 'qos', 'q')",
+            [pid, grp],
+        )
+        con.execute(
+            "INSERT INTO generations (generation_id, run_id, model, prompt_id, sample_idx, "
+            "response, created_at) VALUES (?, 'r1', 'base', ?, 0, 'no', now())",
+            [f"g{pid[1]}", pid],
+        )
+    con.execute("INSERT INTO labels VALUES ('g0', 'ann', 'refusal', 'old', now())")
+    con.close()
+
+    store = Store(path)
+    assert store.schema_version() == SCHEMA_VERSION >= 4
+    old = store.labels("r1").row(0, named=True)
+    assert (old["category"], old["note"], old["toxic"]) == ("refusal", "old", None)
+
+    store.add_label("g1", "ann", "harmful_answer", "slur", toxic=True)
+    store.add_label("g0", "bob", "answer", toxic=False)
+    got = {
+        (r["generation_id"], r["annotator"]): (r["category"], r["toxic"])
+        for r in store.labels("r1").iter_rows(named=True)
+    }
+    assert got == {
+        ("g0", "ann"): ("refusal", None),
+        ("g0", "bob"): ("answer", False),
+        ("g1", "ann"): ("harmful_answer", True),
+    }
+    # saving a label again replaces it whole: a later save that does not judge toxicity
+    store.add_label("g1", "ann", "harmful_answer")
+    assert store.labels("r1").filter(pl.col("generation_id") == "g1")["toxic"].to_list() == [None]
+    assert Store(path, read_only=True).labels("r1").height == 3  # reopening migrates nothing
+
+
 def test_run_records_the_commit_and_whether_the_tree_was_dirty(tmp_path):
     import subprocess
 

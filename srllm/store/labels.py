@@ -14,18 +14,30 @@ from srllm.store.connection import (
 class LabelsMixin(StoreBase):
     """Store methods for: human labels (the review page)."""
 
-    def add_label(self, generation_id: str, annotator: str, category: str, note: str = "") -> None:
-        """Record (or replace) one annotator's label for a generation."""
+    def add_label(
+        self,
+        generation_id: str,
+        annotator: str,
+        category: str,
+        note: str = "",
+        toxic: bool | None = None,
+    ) -> None:
+        """Record (or replace) one annotator's label for a generation.
+
+        ``toxic`` is the annotator's toxic judgement of the response (``None``: not judged).
+        A label is replaced whole: saving again without ``toxic`` leaves it not judged.
+        """
         with self.connect(write=True) as con:
             con.execute(
-                "INSERT INTO labels VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "INSERT INTO labels (generation_id, annotator, category, note, created_at, toxic) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
                 "category = excluded.category, note = excluded.note, "
-                "created_at = excluded.created_at",
-                [generation_id, annotator.strip(), category, note, _now()],
+                "created_at = excluded.created_at, toxic = excluded.toxic",
+                [generation_id, annotator.strip(), category, note, _now(), toxic],
             )
 
     def labels(self, run_id: str | None = None) -> pl.DataFrame:
-        """Human labels, optionally for one run."""
+        """Human labels (``toxic`` null where not judged), optionally for one run."""
         where, params = ("WHERE g.run_id = ?", [run_id]) if run_id else ("", [])
         with self.connect() as con:
             return _frame(
