@@ -252,27 +252,15 @@ def _coerce(value: Any, typ: Any, name: str) -> Any:
 # -- data --------------------------------------------------------------------------------
 def load_examples(paths: list[Path]) -> list[dict[str, str]]:
     """Read CMD records or prompt/response pairs into ``{prompt, response}`` examples."""
+    from srllm.files import read_jsonl_lines
+
     out: list[dict[str, str]] = []
     for path in paths:
         if path.is_dir():
             raise TrainError(f"training data {path} is a directory; name JSONL files")
         if not path.is_file():
             raise TrainError(f"training data not found: {path}")
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except UnicodeDecodeError as exc:
-            raise TrainError(f"{path} is not UTF-8 text (JSONL expected)") from exc
-        except OSError as exc:
-            raise TrainError(f"cannot read {path}: {exc.strerror or exc}") from exc
-        for no, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise TrainError(f"{path}:{no}: not JSON ({exc.msg})") from exc
-            if not isinstance(rec, dict):
-                raise TrainError(f"{path}:{no}: expected a JSON object")
+        for no, rec in read_jsonl_lines(path, error=TrainError):
             if "text" in rec and "benign_variation" in rec:
                 from srllm.prompts import REWRITE_INSTRUCTION
 

@@ -30,6 +30,26 @@ def _ci_bars(frame: pl.DataFrame, value: str) -> dict:
     }
 
 
+def _model_bars(
+    fig: go.Figure, i: int, model: object, part: pl.DataFrame, value: str, **kw
+) -> None:
+    """Model ``i``'s bars of ``value`` per group, in its colour, with interval error bars."""
+    fig.add_bar(
+        name=str(model),
+        x=part["group"].to_list(),
+        y=part[value].to_list(),
+        marker_color=MODEL_COLOURS[i % len(MODEL_COLOURS)],
+        error_y=_ci_bars(part, value),
+        **kw,
+    )
+
+
+def _n_and_interval(part: pl.DataFrame) -> list[tuple]:
+    """``(n, ci_low, ci_high)`` per row: the custom data that hover texts read."""
+    cols = (part["n"].to_list(), part["ci_low"].to_list(), part["ci_high"].to_list())
+    return list(zip(*cols, strict=True))
+
+
 def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
     fig.update_layout(
         title=title,
@@ -62,24 +82,17 @@ def rate_bars(table: pl.DataFrame, *, metric: str = "refusal", alpha: float = 0.
             if "p_holm" in part.columns
             else None
         )
-        fig.add_bar(
-            name=str(model),
-            x=part["group"].to_list(),
-            y=part["rate"].to_list(),
-            marker_color=MODEL_COLOURS[i % len(MODEL_COLOURS)],
-            error_y=_ci_bars(part, "rate"),
+        _model_bars(
+            fig,
+            i,
+            model,
+            part,
+            "rate",
             text=star,
             textposition="inside",
             insidetextanchor="start",
             textfont={"color": "white", "size": 14},
-            customdata=list(
-                zip(
-                    part["n"].to_list(),
-                    part["ci_low"].to_list(),
-                    part["ci_high"].to_list(),
-                    strict=True,
-                )
-            ),
+            customdata=_n_and_interval(part),
             hovertemplate=(
                 "%{x}<br>rate %{y:.1%} (95% CI %{customdata[1]:.1%}–%{customdata[2]:.1%})"
                 "<br>n = %{customdata[0]}<extra>" + str(model) + "</extra>"
@@ -192,20 +205,13 @@ def toxic_by_group(
     groups = table["group"].unique(maintain_order=True).to_list()
     for i, model in enumerate(table["model"].unique(maintain_order=True).to_list()):
         part = table.filter(pl.col("model") == model)
-        fig.add_bar(
-            name=str(model),
-            x=part["group"].to_list(),
-            y=part["toxic_pct"].to_list(),
-            marker_color=MODEL_COLOURS[i % len(MODEL_COLOURS)],
-            error_y=_ci_bars(part, "toxic_pct"),
-            customdata=list(
-                zip(
-                    part["n"].to_list(),
-                    part["ci_low"].to_list(),
-                    part["ci_high"].to_list(),
-                    strict=True,
-                )
-            ),
+        _model_bars(
+            fig,
+            i,
+            model,
+            part,
+            "toxic_pct",
+            customdata=_n_and_interval(part),
             hovertemplate="%{x}<br>toxic %{y:.1f}% (95% CI %{customdata[1]:.1f}–"
             "%{customdata[2]:.1f}%)<br>n = %{customdata[0]}<extra></extra>",
         )
@@ -231,13 +237,7 @@ def impact_bars(table: pl.DataFrame) -> go.Figure:
     fig = go.Figure()
     for i, model in enumerate(table["model"].unique(maintain_order=True).to_list()):
         part = table.filter(pl.col("model") == model)
-        fig.add_bar(
-            name=str(model),
-            x=part["group"].to_list(),
-            y=part["impact_ratio"].to_list(),
-            marker_color=MODEL_COLOURS[i % len(MODEL_COLOURS)],
-            error_y=_ci_bars(part, "impact_ratio"),
-        )
+        _model_bars(fig, i, model, part, "impact_ratio")
     fig.add_hline(y=0.8, line_dash="dash", annotation_text="four-fifths (0.8)")
     fig.update_layout(
         barmode="group",

@@ -8,7 +8,6 @@ a 95% interval.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import polars as pl
 
 from srllm.config import DATA_DIR, SHARED_DATA, GenerationConfig, RunConfig
 from srllm.errors import DataError
+from srllm.files import read_jsonl
 from srllm.prompts import PROMPT_COLUMNS, import_file
 from srllm.stats import compare_models, disparity, t_interval, wilson_interval
 from srllm.store import Store
@@ -31,33 +31,24 @@ SRLLM_COUNTERFACTUAL = SHARED_DATA / "srllm" / "counterfactual-inhouse.csv"
 
 def heldout_prompts(path: Path = HELDOUT) -> pl.DataFrame:
     """The held-out split as a prompt set (kind ``qos`` or ``stereotype``)."""
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            r = json.loads(line)
-            rows.append(
-                {
-                    "prompt_id": r["id"],
-                    "template_id": r["template_id"],
-                    "axis": r.get("axis") or "heldout",
-                    "group": r.get("group") or r.get("name"),
-                    "name": r.get("name"),
-                    "kind": r["kind"],
-                    "prompt": r["prompt"],
-                }
-            )
+    rows = [
+        {
+            "prompt_id": r["id"],
+            "template_id": r["template_id"],
+            "axis": r.get("axis") or "heldout",
+            "group": r.get("group") or r.get("name"),
+            "name": r.get("name"),
+            "kind": r["kind"],
+            "prompt": r["prompt"],
+        }
+        for r in read_jsonl(path)
+    ]
     return pl.DataFrame(rows, schema={c: pl.String for c in PROMPT_COLUMNS})
 
 
 def heldout_references(path: Path = HELDOUT) -> list[tuple[str, str]]:
     """(prompt, reference answer) pairs for the perplexity check."""
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            r = json.loads(line)
-            if r.get("reference"):
-                out.append((r["prompt"], r["reference"]))
-    return out
+    return [(r["prompt"], r["reference"]) for r in read_jsonl(path) if r.get("reference")]
 
 
 def srllm_counterfactual(limit: int | None) -> pl.DataFrame:

@@ -487,7 +487,10 @@ def test_a_bom_csv_is_read_with_its_header_intact(tmp_path):
 # -- the training data loader and train.py's flags ------------------------------------------
 PAIR = json.dumps({"prompt": "Share a tip.", "response": "Drink water."})
 TRAIN_CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
-    "train_line_not_json": (lambda t: _data(t, PAIR + "\n{not json}\n"), "t.jsonl:2: not JSON"),
+    "train_line_not_json": (
+        lambda t: _data(t, PAIR + "\n{not json}\n"),
+        "t.jsonl:2: not valid JSON",
+    ),
     "train_line_not_an_object": (lambda t: _data(t, '["a", "b"]\n'), "expected a JSON object"),
     "train_wrong_keys": (lambda t: _data(t, '{"question": "a", "answer": "b"}\n'), "needs 'text'"),
     "train_number_as_text": (

@@ -449,7 +449,7 @@ def test_classify_cli_user_errors_exit_2(tmp_path):
     assert res.returncode == 2 and "cannot read" in res.stderr and "Traceback" not in res.stderr
 
     res = run_cli("classify", "--in", str(tmp_path / "in.txt"), "--out", str(tmp_path / "o.txt"))
-    assert res.returncode == 2 and "unsupported format" in res.stderr
+    assert res.returncode == 2 and "unsupported file type" in res.stderr
 
 
 def test_one_encoder_pass_gives_every_pooling_and_repeats_are_encoded_once(monkeypatch):

@@ -79,11 +79,11 @@ def test_missing_column_is_one_line_and_exit_2(tmp_path, capsys, frame):
 
 def test_missing_file_and_unknown_type_exit_2(tmp_path, capsys):
     code, _, err = _run(capsys, "--in", str(tmp_path / "nope.csv"))
-    assert code == 2 and "no such file" in err
+    assert code == 2 and "not found" in err
     other = tmp_path / "scores.xlsx"
     other.write_text("x")
     code, _, err = _run(capsys, "--in", str(other))
-    assert code == 2 and "unknown file type" in err
+    assert code == 2 and "unsupported file type" in err
 
 
 def test_missing_column_as_a_user_sees_it(tmp_path, frame):

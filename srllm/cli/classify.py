@@ -8,8 +8,10 @@ import tempfile
 from pathlib import Path
 
 from srllm.errors import DataError
+from srllm.files import read_table, table_type
 
-FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+TYPES = (".csv", ".parquet", ".pq")  # what it reads and writes
+
 ADDED = (
     "category",
     "refusal_prob",
@@ -45,36 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_classify)
 
 
-def _format(path: Path) -> str:
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise DataError(
-            f"{path}: unsupported format {path.suffix or '(none)'!r}; use .csv or .parquet"
-        )
-    return fmt
-
-
-def read_table(path: Path):
-    """Read a CSV or Parquet file as text columns, with one clear error for any failure."""
-    import polars as pl
-
-    fmt = _format(path)
-    if not path.exists():
-        raise DataError(f"input file not found: {path}")
-    if path.is_dir():
-        raise DataError(f"input is a directory, not a file: {path}")
-    try:
-        if fmt == "csv":
-            return pl.read_csv(path, infer_schema_length=0, encoding="utf8")
-        return pl.read_parquet(path)
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"cannot read {path} as {fmt}: {first}") from exc
-
-
 def write_atomic(df, path: Path) -> None:
     """Write next to ``path`` under a temporary name, then rename: never half-written."""
-    fmt = _format(path)
+    fmt = table_type(path, TYPES)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -118,10 +93,10 @@ def cmd_classify(args: argparse.Namespace) -> int:
     """Read, score, write atomically; print one summary line."""
     src = Path(args.input)
     dst = Path(args.out)
-    _format(dst)
-    if _format(src) != _format(dst):
+    table_type(dst, TYPES)
+    if table_type(src, TYPES) != table_type(dst, TYPES):
         raise DataError(f"--out must have the input's format ({src.suffix}), got {dst.suffix}")
-    df = read_table(src)
+    df = read_table(src, TYPES)  # every CSV column as text
     if args.judge:
         from srllm.scoring import use_judge
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from srllm.config import DEFAULT_DB
 from srllm.errors import DataError
+from srllm.files import read_table
 
+SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
 _WHAT = {"refusal": "most refused", "harmful": "most harmful answers", "toxicity": "most toxic"}
 
 
@@ -73,28 +74,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_disparity)
 
 
-def read_table(path: str | Path) -> pl.DataFrame:
-    """Read a CSV or Parquet file; a missing or unreadable file raises ``DataError``."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise DataError(f"no such file: {path}")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            return pl.read_parquet(path)
-        if suffix in (".csv", ".tsv", ".txt"):
-            sep = "\t" if suffix == ".tsv" else ","
-            return pl.read_csv(path, separator=sep, infer_schema_length=10_000)
-    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"cannot read {path}: {first}") from exc
-    raise DataError(f"{path}: unknown file type {suffix or '(none)'}; use .csv or .parquet")
-
-
 def load_frame(args: argparse.Namespace) -> pl.DataFrame:
     """The scored rows named by ``--in`` or ``--db``/``--run``."""
     if args.input:
-        df = read_table(args.input)
+        df = read_table(args.input, SUFFIXES, as_text=False)  # numbers stay numbers
         if "template_id" not in df.columns:  # each row its own request: nothing to pair
             df = df.with_row_index("_row").with_columns(
                 pl.format("row-{}", pl.col("_row")).alias("template_id")

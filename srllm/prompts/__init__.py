@@ -8,7 +8,6 @@ long format (CSV/JSONL/Parquet) or SR_LLM's wide counterfactual CSV format.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import string
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import yaml
 
 from srllm.config import DATA_DIR
 from srllm.errors import PromptSetError
+from srllm.files import read_jsonl_lines, read_table
 
 PROMPTS_DIR = DATA_DIR / "prompts"
 PROMPT_COLUMNS = ("prompt_id", "template_id", "axis", "group", "name", "kind", "prompt")
@@ -194,36 +194,17 @@ def _slug(text: str) -> str:
 def read_templates(path: Path) -> list[dict]:
     """Read a JSONL file of templates ``{template_id, text, topic?, kind?}``."""
     out = []
-    lines = _read_text(Path(path)).splitlines()
-    for no, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-            obj["template_id"], obj["text"]
-        except (json.JSONDecodeError, KeyError, TypeError, IndexError) as exc:
+    for no, obj in read_jsonl_lines(path, error=PromptSetError):
+        if "template_id" not in obj or "text" not in obj:
             raise PromptSetError(
-                f"{Path(path).name}:{no}: not a template object "
-                f'{{"template_id": ..., "text": ...}} ({exc})'
-            ) from exc
+                f'{Path(path).name}:{no}: not a template object {{"template_id": ..., "text": ...}}'
+            )
         if not isinstance(obj["text"], str):
             raise PromptSetError(f"{Path(path).name}:{no}: 'text' must be a string")
         out.append(obj)
     if not out:
         raise PromptSetError(f"{Path(path).name}: no templates in the file")
     return out
-
-
-def _read_text(path: Path) -> str:
-    """A UTF-8 text file, or one clear error."""
-    if path.is_dir():
-        raise PromptSetError(f"{path} is a directory, not a file")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise PromptSetError(f"{path.name} is not UTF-8 text (save it as UTF-8)") from exc
-    except OSError as exc:
-        raise PromptSetError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 def builtin_set(name: str) -> pl.DataFrame:
@@ -254,72 +235,6 @@ def load_prompt_set(source: str | Path, *, limit: int | None = None) -> pl.DataF
     return df
 
 
-def _read_table(path: Path) -> pl.DataFrame:
-    suffix = path.suffix.lower()
-    if path.is_dir():
-        raise PromptSetError(f"{path} is a directory, not a prompt file")
-    if suffix not in {".csv", ".jsonl", ".ndjson", ".parquet"}:
-        raise PromptSetError(f"{path.name}: unsupported file type (use .csv, .jsonl or .parquet)")
-    try:
-        size = path.stat().st_size
-        if suffix != ".parquet":
-            with path.open("rb") as fh:
-                head = fh.read(1 << 16)
-            if not head.replace(b"\xef\xbb\xbf", b"").strip():
-                raise PromptSetError(f"{path.name}: the file is empty")
-            if b"\x00" in head:
-                raise PromptSetError(f"{path.name} is not UTF-8 text (it holds binary data)")
-        elif size == 0:
-            raise PromptSetError(f"{path.name}: the file is empty")
-        if suffix == ".csv":
-            return pl.read_csv(path, infer_schema=False, encoding="utf8")
-        if suffix in {".jsonl", ".ndjson"}:
-            return _read_jsonl(path)
-        return pl.read_parquet(path)
-    except PromptSetError:
-        raise
-    except UnicodeDecodeError as exc:
-        raise PromptSetError(f"{path.name} is not UTF-8 text (save it as UTF-8)") from exc
-    except OSError as exc:
-        raise PromptSetError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except (pl.exceptions.PolarsError, ValueError) as exc:
-        text = str(exc).splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        if "utf-8" in text.lower() or "utf8" in text.lower():
-            raise PromptSetError(f"{path.name} is not UTF-8 text (save it as UTF-8)") from exc
-        raise PromptSetError(f"cannot read {path.name}: {text}") from exc
-
-
-def _read_jsonl(path: Path) -> pl.DataFrame:
-    """JSON lines, one object per line; a bad line is named by its number."""
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise PromptSetError(f"{path.name}:{no}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(obj, dict):
-                raise PromptSetError(f"{path.name}:{no}: expected a JSON object per line")
-            rows.append(obj)
-    for no, obj in enumerate(rows, 1):
-        for key, value in obj.items():
-            text_only = key not in {"prompt_id", "template_id"}
-            if value is None or isinstance(value, str):
-                continue
-            if text_only or isinstance(value, bool) or not isinstance(value, int):
-                want = "text" if text_only else "text or a whole number"
-                raise PromptSetError(
-                    f"{path.name}: record {no}: {key!r} holds {json.dumps(value)[:40]}; "
-                    f"expected {want}"
-                )
-    return pl.DataFrame(
-        [{k: None if v is None else str(v) for k, v in obj.items()} for obj in rows],
-        infer_schema_length=None,
-    )
-
-
 _TEXT_TYPES = (pl.String, pl.Categorical, pl.Enum)
 _ID_TYPES = (*_TEXT_TYPES, pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16)
 _ID_TYPES = (*_ID_TYPES, pl.UInt32, pl.UInt64)
@@ -342,7 +257,7 @@ def import_file(path: Path) -> pl.DataFrame:
     Long: ``prompt_id, template_id, group, prompt``. SR_LLM wide: ``Original`` plus one column
     per variant. Templates: ``template_id, text`` with a ``{group}``/``{groups}``/``{name}`` slot.
     """
-    raw = _read_table(path)
+    raw = read_table(path, (".csv", ".jsonl", ".ndjson", ".parquet"), error=PromptSetError)
     if raw.height == 0:
         raise PromptSetError(f"{path.name}: the file has no rows")
     if "Original" in raw.columns:

@@ -8,6 +8,7 @@ import polars as pl
 
 from srllm.config import SHARED_DATA, sha256_file  # noqa: F401 - part of this module's API
 from srllm.errors import DataError
+from srllm.files import read_jsonl
 
 XSTEST_MODELS: tuple[str, ...] = ("gpt4", "llama2new", "mistralinstruct")
 XSTEST_LABELS: tuple[str, ...] = ("1_full_compliance", "2_full_refusal", "3_partial_refusal")
@@ -227,13 +228,6 @@ def labels_dir() -> Path:
     return DATA_DIR / "labels"
 
 
-def _jsonl(path: Path) -> list[dict]:
-    import json
-
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
 def _shared_text(file: str, root: str | Path | None) -> tuple[list[str], list[str], list[str]]:
     """(prompts, responses, prompt types) of a third-party file, by 0-based data row."""
     import csv
@@ -281,7 +275,7 @@ def load_labelled_set(
     cache: dict[str, tuple[list[str], list[str], list[str]]] = {}
     folder = folder or labels_dir()
     for path in sorted(folder.glob("*.jsonl")):
-        for rec in _jsonl(path):
+        for rec in read_jsonl(path):
             if int(rec.get("pass", 1)) not in passes or "category" not in rec:
                 continue
             if "file" in rec:

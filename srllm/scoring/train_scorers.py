@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from srllm.config import DATA_DIR, SHARED_DATA
+from srllm.files import read_jsonl
 from srllm.scoring import recipe as R
 from srllm.scoring import tox_layer as TL
 from srllm.scoring.data import (
@@ -249,7 +250,7 @@ def functional_suite(split: str | None = None) -> list[dict]:
     """The project's functional cases; ``split`` ``dev`` (even ids) / ``test`` (odd ids)."""
     if not FUNCTIONAL.is_file():
         return []
-    cases = [json.loads(x) for x in FUNCTIONAL.read_text(encoding="utf-8").splitlines() if x]
+    cases = read_jsonl(FUNCTIONAL)
     if split is None:
         return cases
     want = 0 if split == "dev" else 1
