@@ -62,10 +62,12 @@ else:
     with st.form(f"label-{item['generation_id']}"):
         fmt = lambda c: f"{c.replace('_', ' ')} — {CATEGORY_HELP[c]}"  # noqa: E731
         category = st.radio("Category", CATEGORY_ORDER, format_func=fmt)
+        toxic = st.radio("Toxic?", list(review.TOXIC_CHOICES), horizontal=True)
         note = st.text_input("Note (optional)")
         if st.form_submit_button("Save and next", type="primary"):
             try:
-                store.add_label(item["generation_id"], annotator, category, note)
+                toxic = review.TOXIC_CHOICES[toxic]
+                store.add_label(item["generation_id"], annotator, category, note, toxic)
                 st.rerun()
             except Exception as exc:
                 show_error(exc)
@@ -75,15 +77,11 @@ width = st.slider("Corrected refusal-rate interval no wider than", 0.02, 0.3, 0.
 st.dataframe(review.labels_needed_by_group(data, labels, width=width), hide_index=True)
 e1, e2 = st.columns(2)
 e1.download_button("Export labels (CSV)", review.export_labels(labels), "labels.csv", "text/csv")
-upload = e2.file_uploader(
-    "Import labels (CSV: generation_id, annotator, category, note)", type="csv"
-)
+upload = e2.file_uploader("Import labels (CSV as exported; human_toxic 1/0/empty)", type="csv")
 if upload is not None and e2.button("Import"):
     try:
-        rows = review.read_label_csv(upload.getvalue(), set(data["generation_id"].to_list()))
-        for r in rows.iter_rows(named=True):
-            store.add_label(r["generation_id"], r["annotator"], r["category"], r["note"])
-        st.success(f"Imported {rows.height} labels.")
+        n = review.import_labels(store, upload.getvalue(), set(data["generation_id"]))
+        st.success(f"Imported {n} labels.")
     except Exception as exc:
         show_error(exc)
 

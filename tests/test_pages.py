@@ -64,15 +64,13 @@ def test_disparities_kind_selector_and_corrected_toggle(scored_db):
     assert "Corrected for classifier error" in captions and "shipped" in captions
     frames = [d.value for d in at.dataframe]
     assert any("rate_corrected" in f.columns for f in frames)
-    # toxicity: Review labels hold no toxic judgement, so the toggle is off and says why
+    # toxicity: corrected from Review's toxic? choice, which nobody made here: it says so
     at.segmented_control(key="metric").set_value("toxicity").run()
     assert not at.exception, at.exception
-    assert at.toggle(key="corrected").disabled
     captions = " ".join(c.value for c in at.caption)
-    assert "Review labels (a response category) do not hold" in captions
-    assert "--metric toxicity" in captions and "human_toxic" in captions
-    assert "Corrected for classifier error (Rogan-Gladen)" not in captions
-    assert not any("rate_corrected" in d.value.columns for d in at.dataframe)
+    assert "toxic? choice of this run's Review labels" in captions
+    assert "error rates from: none" in captions
+    assert any("Not enough human labels" in i.value for i in at.info)
 
 
 def test_audit_runs_page_lists_runs(scored_db):

@@ -83,17 +83,14 @@ def metric_headline(frame: Any, metric: str) -> None:
 
 
 def corrected_toggle(col: Any, metric: str) -> bool:
-    """The "corrected for classifier error" toggle: off for toxicity, saying why."""
-    label = "Corrected for classifier error"
-    if metric != "toxicity":
-        return col.toggle(label, key="corrected")
-    col.toggle(label, key="corrected", disabled=True)
-    st.caption(
-        "Toxicity is corrected from people's toxic judgements, which Review labels (a response "
-        "category) do not hold: use `python -m srllm disparity --in FILE --metric toxicity "
-        "--corrected` with a `human_toxic` column (0/1 or a score) on the labelled rows."
-    )
-    return False
+    """The "corrected for classifier error" toggle (toxicity: from Review's toxic? choice)."""
+    on = col.toggle("Corrected for classifier error", key="corrected")
+    if on and metric == "toxicity":
+        st.caption(
+            "Toxicity is corrected as the share scored toxic, from the toxic? choice of this "
+            "run's Review labels (no shipped error rates exist for the toxicity scorer)."
+        )
+    return on
 
 
 def corrected_section(cor: Any, by_group: Any) -> None:
@@ -116,6 +113,14 @@ def corrected_section(cor: Any, by_group: Any) -> None:
     )
     sources = ", ".join(sorted(set(cor["error_source"].to_list())))
     st.caption(f"Corrected for classifier error (Rogan-Gladen); error rates from: {sources}.")
+    if sources == "none":
+        from srllm.stats.correction import MIN_CLASS, MIN_LABELS
+
+        st.info(
+            "Not enough human labels to correct with: label responses on **Review** (per "
+            f"model, at least {MIN_LABELS} with {MIN_CLASS} of each outcome; for toxicity, "
+            "the toxic? choice)."
+        )
     if shown.height:
         st.plotly_chart(
             charts.rate_bars(

@@ -54,7 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "that carry the error estimates' uncertainty; error rates from human labels (per "
         "group, else pooled: human_category rows of --in or the run's Review labels), else the "
         "shipped classifier's held-out evaluation; toxicity (the toxic share) is corrected from "
-        "the human_toxic rows of --in only",
+        "people's toxic judgements only: the human_toxic rows of --in or the toxic? choice "
+        "of the run's Review labels",
     )
     p.add_argument(
         "--min-labels",
@@ -85,11 +86,6 @@ def load_frame(args: argparse.Namespace) -> pl.DataFrame:
         return df
     from srllm.store import Store
 
-    if args.corrected and args.metric == "toxicity":
-        raise DataError(
-            "--corrected toxicity needs people's toxic judgements, which the store's Review "
-            "labels (a response category) do not hold: pass --in FILE with a human_toxic column"
-        )
     store = Store(args.db, read_only=True)
     run_id = store.require_run(args.run)["run_id"]
     df = store.scored_frame(run_id)
@@ -146,8 +142,7 @@ def with_corrected(table: pl.DataFrame, data: pl.DataFrame, args: argparse.Names
     if args.metric == "toxicity":
         print(
             f"srllm: rate is the mean toxicity; rate_observed and rate_corrected are the share "
-            f"scored toxic ({TOXIC_RULE})"
-            + ("" if "human_toxic" in data.columns else "; no human_toxic column: no correction"),
+            f"scored toxic ({TOXIC_RULE}){_toxic_source(data, args)}",
             file=sys.stderr,
         )
     cor = corrected_table(
@@ -159,6 +154,21 @@ def with_corrected(table: pl.DataFrame, data: pl.DataFrame, args: argparse.Names
         fallback=shipped_error_rates(args.metric),
     )
     return table.join(cor, on=["model", "group"], how="left")
+
+
+def _toxic_source(data: pl.DataFrame, args: argparse.Namespace) -> str:
+    """Where people's toxic judgements come from, or why there are none."""
+    if args.input:
+        if "human_toxic" in data.columns:
+            return "; people's toxic judgements: the human_toxic column"
+        return "; no human_toxic column: no correction"
+    n = data["human_toxic"].is_not_null().sum() if "human_toxic" in data.columns else 0
+    if n:
+        return f"; people's toxic judgements: the run's Review labels ({n} on these prompts)"
+    return (
+        "; none of the run's Review labels judges toxicity (the toxic? choice on the Review "
+        "page): no correction"
+    )
 
 
 def corrected_lines(table: pl.DataFrame) -> list[str]:

@@ -118,7 +118,11 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 
 def with_human_labels(store, run_id: str, frame):
-    """The scored frame with ``human_category``: each generation's newest Review label."""
+    """The scored frame with each generation's newest Review label.
+
+    Adds ``human_category`` and ``human_toxic`` (1/0, null where nobody judged it; see
+    ``review.newest_labels``).
+    """
     from srllm.review import newest_labels
 
     return frame.join(newest_labels(store.labels(run_id)), on="generation_id", how="left")

@@ -123,7 +123,7 @@ def disparity_view(
         except Exception as exc:
             err = exc
     cor = None
-    if corrected and metric != "toxicity":
+    if corrected:  # toxicity from the labels' "toxic?" only: no shipped error rates
         from srllm.review import newest_labels
         from srllm.stats.correction import corrected_table, shipped_error_rates
 
