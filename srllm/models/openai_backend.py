@@ -39,7 +39,7 @@ from typing import Any
 
 from srllm.config import GenerationConfig, ModelSpec
 from srllm.errors import ConfigError, ModelError
-from srllm.models.types import Generation, LoadedModel, OnBatch
+from srllm.models.types import FunctionBackend, Generation, LoadedModel, OnBatch
 
 log = logging.getLogger(__name__)
 
@@ -479,31 +479,5 @@ def stream_remote(lm: LoadedModel, prompt: str, cfg: GenerationConfig) -> Iterat
     yield from client.chat_stream(request_body(prompt, cfg, seed=cfg.seed))
 
 
-class RemoteBackend:
-    """An OpenAI-compatible endpoint: ``concurrency`` requests at a time."""
-
-    name = "remote"
-    local = False
-
-    def generate(
-        self,
-        lm: LoadedModel,
-        prompts: Sequence[str],
-        cfg: GenerationConfig,
-        *,
-        seed_offset: int = 0,
-        on_batch: OnBatch | None = None,
-    ) -> list[Generation]:
-        """See :func:`generate_remote`."""
-        return generate_remote(lm, prompts, cfg, seed_offset=seed_offset, on_batch=on_batch)
-
-    def stream(self, lm: LoadedModel, prompt: str, cfg: GenerationConfig) -> Iterator[str]:
-        """See :func:`stream_remote`."""
-        return stream_remote(lm, prompt, cfg)
-
-    def chunk_size(self, batch_size: int) -> int:
-        """Enough prompts to keep every concurrent request busy."""
-        return max(batch_size * 4, 32)
-
-
-REMOTE = RemoteBackend()
+REMOTE = FunctionBackend("remote", False, generate_remote, stream_remote)
+"""An OpenAI-compatible endpoint: ``concurrency`` requests at a time."""

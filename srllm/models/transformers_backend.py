@@ -10,7 +10,14 @@ import time
 from collections.abc import Iterator, Sequence
 
 from srllm.config import GenerationConfig
-from srllm.models.types import Generation, LoadedModel, OnBatch, chat_text, strip_after_eos
+from srllm.models.types import (
+    FunctionBackend,
+    Generation,
+    LoadedModel,
+    OnBatch,
+    chat_text,
+    strip_after_eos,
+)
 
 
 def gen_kwargs(lm: LoadedModel, cfg: GenerationConfig) -> dict:
@@ -115,31 +122,5 @@ def stream_transformers(lm: LoadedModel, prompt: str, cfg: GenerationConfig) -> 
         raise errors[0]
 
 
-class TransformersBackend:
-    """Plain transformers generation (any causal LM, any device, 4-bit included)."""
-
-    name = "transformers"
-    local = True
-
-    def generate(
-        self,
-        lm: LoadedModel,
-        prompts: Sequence[str],
-        cfg: GenerationConfig,
-        *,
-        seed_offset: int = 0,
-        on_batch: OnBatch | None = None,
-    ) -> list[Generation]:
-        """See :func:`generate_transformers`."""
-        return generate_transformers(lm, prompts, cfg, seed_offset=seed_offset, on_batch=on_batch)
-
-    def stream(self, lm: LoadedModel, prompt: str, cfg: GenerationConfig) -> Iterator[str]:
-        """See :func:`stream_transformers`."""
-        return stream_transformers(lm, prompt, cfg)
-
-    def chunk_size(self, batch_size: int) -> int:
-        """A few batches at a time (rows are stored as each batch finishes)."""
-        return max(batch_size * 4, 32)
-
-
-TRANSFORMERS = TransformersBackend()
+TRANSFORMERS = FunctionBackend("transformers", True, generate_transformers, stream_transformers)
+"""Plain transformers generation (any causal LM, any device, 4-bit included)."""

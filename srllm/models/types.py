@@ -56,6 +56,32 @@ class Backend(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class FunctionBackend:
+    """A :class:`Backend` made of two functions (a backend with no state of its own).
+
+    ``chunk_size`` hands the pipeline a few batches at a time (at least 32 prompts), so rows
+    are stored as each batch finishes and concurrent requests stay busy.
+    """
+
+    name: str
+    local: bool
+    generate_fn: Callable[..., list[Generation]]
+    stream_fn: Callable[[LoadedModel, str, GenerationConfig], Iterator[str]]
+
+    def generate(self, lm, prompts, cfg, *, seed_offset=0, on_batch=None) -> list[Generation]:
+        """``generate_fn`` (one response per prompt; never raises for a single row)."""
+        return self.generate_fn(lm, prompts, cfg, seed_offset=seed_offset, on_batch=on_batch)
+
+    def stream(self, lm: LoadedModel, prompt: str, cfg: GenerationConfig) -> Iterator[str]:
+        """``stream_fn``: the response's text piece by piece."""
+        return self.stream_fn(lm, prompt, cfg)
+
+    def chunk_size(self, batch_size: int) -> int:
+        """A few batches at a time."""
+        return max(batch_size * 4, 32)
+
+
 @dataclass
 class LoadedModel:
     """A model ready to generate: weights (or a client), tokenizer, backend and provenance."""
