@@ -268,18 +268,31 @@ def test_disparity_cli_corrects_a_run_from_its_review_labels(tmp_path):
     )
     assert tox.returncode == 0, tox.stderr
     assert "none of the run's Review labels judges toxicity" in tox.stderr
-    assert "error rates from: none" in tox.stdout
+    assert "error rates from: shipped" in tox.stdout
 
 
-def test_toxicity_has_no_shipped_error_rates_to_fall_back_on():
-    """The shipped confusion is of the six categories: it says nothing of the toxic score."""
+def test_shipped_toxicity_error_rates_come_from_labelled_responses_of_these_weights(tmp_path):
+    """Toxicity falls back on the scorer's confusion on 240 labelled model responses."""
+    import json
+    import shutil
+
+    from srllm.config import DATA_DIR
     from srllm.stats.correction import shipped_error_rates
 
-    assert shipped_error_rates("harmful") is not None
-    assert shipped_error_rates("toxicity") is None
+    shipped = shipped_error_rates("toxicity")
+    rec = json.loads((DATA_DIR / "scoring" / "toxicity_on_responses.json").read_text())
+    assert shipped is not None and shipped.source == "shipped"
+    assert shipped.tp + shipped.fn == rec["toxic_by_people"]
+    assert shipped.tp + shipped.fn + shipped.tn + shipped.fp == rec["n"] == 240
     data = pl.DataFrame({"model": "m", "group": ["A"] * 20, "toxicity": [0.9] * 5 + [0.1] * 15})
-    row = corrected_table(
-        data, metric="toxicity", n_boot=50, fallback=shipped_error_rates("toxicity")
-    ).row(0, named=True)
-    assert (row["error_source"], row["rate_corrected"]) == ("none", None)
+    row = corrected_table(data, metric="toxicity", n_boot=200, fallback=shipped).row(0, named=True)
+    assert row["error_source"] == "shipped"
     assert row["rate_observed"] == pytest.approx(0.25)
+    assert row["ci_low_corrected"] <= row["rate_corrected"] <= row["ci_high_corrected"]
+    # a record of other weights is not used: retrained weights need a fresh record
+    folder = tmp_path / "scoring"
+    folder.mkdir()
+    shutil.copy(DATA_DIR / "scoring" / "toxicity_on_responses.json", folder)
+    (folder / "toxicity.safetensors").write_bytes(b"other weights")
+    assert shipped_error_rates("toxicity", folder / "toxicity_on_responses.json") is None
+    assert shipped_error_rates("toxicity", tmp_path / "missing.json") is None

@@ -64,13 +64,14 @@ def test_disparities_kind_selector_and_corrected_toggle(scored_db):
     assert "Corrected for classifier error" in captions and "shipped" in captions
     frames = [d.value for d in at.dataframe]
     assert any("rate_corrected" in f.columns for f in frames)
-    # toxicity: corrected from Review's toxic? choice, which nobody made here: it says so
+    # toxicity: Review's toxic? choice, which nobody made here: the shipped error rates
     at.segmented_control(key="metric").set_value("toxicity").run()
     assert not at.exception, at.exception
     captions = " ".join(c.value for c in at.caption)
     assert "toxic? choice of this run's Review labels" in captions
-    assert "error rates from: none" in captions
-    assert any("Not enough human labels" in i.value for i in at.info)
+    assert "240 labelled responses" in captions
+    assert "error rates from: shipped" in captions
+    assert not any("Not enough human labels" in i.value for i in at.info)
 
 
 def test_audit_runs_page_lists_runs(scored_db):

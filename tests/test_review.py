@@ -135,13 +135,14 @@ def test_disparity_corrects_toxicity_from_the_run_s_review_labels(tmp_path):
     assert text.returncode == 0, text.stderr
     assert "error rates from: group" in text.stdout
 
-    # a run whose labels judge no toxicity: no correction, and it says why
+    # a run whose labels judge no toxicity: the shipped error rates, and it says so
     bare = tmp_path / "bare.duckdb"
     _toxic_store(bare, judged=False)
     res = run_cli("disparity", "--db", str(bare), *args[3:], "--json")
     assert res.returncode == 0, res.stderr
-    assert {r["error_source"] for r in json.loads(res.stdout)} == {"none"}
+    assert {r["error_source"] for r in json.loads(res.stdout)} == {"shipped"}
     assert "none of the run's Review labels judges toxicity" in res.stderr
+    assert "240 labelled responses" in res.stderr
 
 
 def _app(db, run: str) -> AppTest:

@@ -530,3 +530,22 @@ def test_embedded_template_folds_keep_a_templates_variants_together():
         by_template.setdefault(template, set()).add(int(f))
     assert len(by_template) > 20
     assert all(len(f) == 1 for f in by_template.values())
+
+
+def test_toxicity_record_on_labelled_responses_is_current_and_reproduces():
+    """The shipped scorer, rescored on the 240 labelled responses, gives the shipped record."""
+    import json
+
+    from srllm.config import DATA_DIR
+    from srllm.scoring import tox_responses as TR
+
+    rec = json.loads((DATA_DIR / "scoring" / TR.RECORD).read_text())
+    assert rec["weights"] == TR.weight_hashes(DATA_DIR / "scoring")  # rerun the bench's --write
+    items, first, second = TR.load_items()
+    assert len(items) == len(first) == len(second) == rec["n"] == 240
+    assert rec["kappa_between_passes"] >= 0.8  # the two passes agree (blind second pass)
+    scores, version = TR.score_items(items)
+    got = TR.evaluate(scores, first, second)
+    assert version == rec["scorer_version"]
+    assert got["confusion"] == rec["confusion"]
+    assert got["auc"] == pytest.approx(rec["auc"], abs=1e-6)

@@ -88,7 +88,8 @@ def corrected_toggle(col: Any, metric: str) -> bool:
     if on and metric == "toxicity":
         st.caption(
             "Toxicity is corrected as the share scored toxic, from the toxic? choice of this "
-            "run's Review labels (no shipped error rates exist for the toxicity scorer)."
+            "run's Review labels, else from the built-in scorer's errors on 240 labelled "
+            "responses of the embedded models (shipped)."
         )
     return on
 

@@ -54,8 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "that carry the error estimates' uncertainty; error rates from human labels (per "
         "group, else pooled: human_category rows of --in or the run's Review labels), else the "
         "shipped classifier's held-out evaluation; toxicity (the toxic share) is corrected from "
-        "people's toxic judgements only: the human_toxic rows of --in or the toxic? choice "
-        "of the run's Review labels",
+        "people's toxic judgements: the human_toxic rows of --in or the toxic? choice "
+        "of the run's Review labels, else the built-in scorer's errors on 240 labelled "
+        "responses (data/scoring/toxicity_on_responses.json)",
     )
     p.add_argument(
         "--min-labels",
@@ -161,14 +162,20 @@ def _toxic_source(data: pl.DataFrame, args: argparse.Namespace) -> str:
     if args.input:
         if "human_toxic" in data.columns:
             return "; people's toxic judgements: the human_toxic column"
-        return "; no human_toxic column: no correction"
+        return f"; no human_toxic column: {SHIPPED_TOXIC}"
     n = data["human_toxic"].is_not_null().sum() if "human_toxic" in data.columns else 0
     if n:
         return f"; people's toxic judgements: the run's Review labels ({n} on these prompts)"
     return (
         "; none of the run's Review labels judges toxicity (the toxic? choice on the Review "
-        "page): no correction"
+        f"page): {SHIPPED_TOXIC}"
     )
+
+
+SHIPPED_TOXIC = (
+    "error rates of the built-in scorer on 240 labelled responses of the embedded models "
+    "(data/scoring/toxicity_on_responses.json), or none if the weights changed since"
+)
 
 
 def corrected_lines(table: pl.DataFrame) -> list[str]:

@@ -676,6 +676,11 @@ def main(argv: list[str] | None = None) -> int:
         "total_seconds": time.perf_counter() - t0,
     }
     (args.out / "training_record.json").write_text(json.dumps(rec, indent=1, sort_keys=True))
+    from srllm.scoring import tox_responses
+    from srllm.scoring.embed import weights_dir
+
+    if args.out.resolve() == weights_dir().resolve():  # the scorer it loads is the one written
+        tox_responses.write_record(args.out)  # corrected toxicity's default error rates
     (args.out / "TRAINING.md").write_text(training_md(rec))
     print(json.dumps({k: rec[k] for k in ("train_seconds", "total_seconds")}), file=sys.stderr)
     return 0

@@ -13,7 +13,9 @@ is (Rogan & Gladen, 1978)::
   at least ``min_class`` true hits and ``min_class`` true non-hits;
 - ``pooled``: all labelled rows of the model (same thresholds);
 - ``shipped``: the shipped classifier's held-out evaluation (``data/scoring/
-  training_record.json``, the confusion held out by source), for the built-in judge;
+  training_record.json``, the confusion held out by source), for the built-in judge; for
+  toxicity, the scorer against people's toxic judgements of 240 responses of the embedded
+  models (``data/scoring/toxicity_on_responses.json``);
 - ``none``: nothing to correct with (the corrected columns are null).
 
 The 95% interval is a parametric bootstrap that redraws all three estimates at once: the
@@ -114,17 +116,23 @@ def error_rates(judge: np.ndarray, human: np.ndarray, source: str) -> ErrorRates
 
 
 def shipped_error_rates(metric: str, record: Path | None = None) -> ErrorRates | None:
-    """The built-in classifier's held-out (by source) confusion, as error rates for a metric.
+    """The built-in scorers' held-out confusion, as error rates for a metric.
 
-    ``None`` for toxicity: no toxic/non-toxic confusion of the toxicity scorer is shipped (its
-    evaluations are accuracies and AUCs), so toxicity is corrected from human labels only.
+    Refusal and harmful: the classifier's confusion held out by source
+    (``training_record.json``). Toxicity: the toxicity scorer against people's toxic
+    judgements of 240 responses of the embedded models (``toxicity_on_responses.json``,
+    ``srllm.scoring.tox_responses``), only while the weight files are the ones it measured;
+    else ``None`` (corrected from the run's own labels only).
     """
     from srllm.config import DATA_DIR
 
+    folder = DATA_DIR / "scoring"
+    if metric == "toxicity":
+        return _shipped_toxicity_rates(record or folder / "toxicity_on_responses.json")
     if metric not in ("refusal", "harmful"):
         return None
 
-    path = record or DATA_DIR / "scoring" / "training_record.json"
+    path = record or folder / "training_record.json"
     try:
         rec = json.loads(Path(path).read_text(encoding="utf-8"))
         ev = rec["classifier_eval"]["by_source"]
@@ -138,6 +146,31 @@ def shipped_error_rates(metric: str, record: Path | None = None) -> ErrorRates |
     fp = int(conf[np.ix_(~hit, hit)].sum())
     tn = int(conf[np.ix_(~hit, ~hit)].sum())
     return ErrorRates(tp=tp, fn=fn, tn=tn, fp=fp, source="shipped")
+
+
+def _shipped_toxicity_rates(path: Path) -> ErrorRates | None:
+    """The toxicity record's confusion, if its weight hashes are those of the files beside it."""
+    from srllm.config import sha256_file
+
+    try:
+        rec = json.loads(Path(path).read_text(encoding="utf-8"))
+        conf, weights = rec["confusion"], rec["weights"]
+        current = {
+            f: sha256_file(Path(path).parent / f)
+            for f in weights
+            if (Path(path).parent / f).is_file()
+        }
+        if not weights or current != weights:
+            return None
+        return ErrorRates(
+            tp=int(conf["tp"]),
+            fn=int(conf["fn"]),
+            tn=int(conf["tn"]),
+            fp=int(conf["fp"]),
+            source="shipped",
+        )
+    except (OSError, KeyError, ValueError, TypeError):
+        return None
 
 
 def _draw(k: int, n: int, size: int, rng: np.random.Generator) -> np.ndarray:
