@@ -9,7 +9,7 @@ from srllm import review
 from srllm.store import Store
 from srllm.taxonomy import CATEGORY_HELP, CATEGORY_ORDER
 from ui import cache, state
-from ui.widgets import inert, md_escape, show_error
+from ui.widgets import agreement_section, inert, md_escape, show_error
 
 st.title("Review")
 run_id = state.selected_run()
@@ -73,8 +73,14 @@ else:
                 show_error(exc)
 
 st.subheader("Labels each group still needs")
-width = st.slider("Corrected refusal-rate interval no wider than", 0.02, 0.3, 0.1, 0.01)
-st.dataframe(review.labels_needed_by_group(data, labels, width=width), hide_index=True)
+judgement = (
+    st.segmented_control("Judgement", list(review.JUDGEMENTS), default="category", key="judge")
+    or "category"
+)
+metric = review.JUDGEMENTS[judgement]
+width = st.slider(f"Corrected {metric}-rate interval no wider than", 0.02, 0.3, 0.1, 0.01)
+needed = review.labels_needed_by_group(data, labels, metric=metric, width=width)
+st.dataframe(needed, hide_index=True)
 e1, e2 = st.columns(2)
 e1.download_button("Export labels (CSV)", review.export_labels(labels), "labels.csv", "text/csv")
 upload = e2.file_uploader("Import labels (CSV as exported; human_toxic 1/0/empty)", type="csv")
@@ -84,14 +90,4 @@ if upload is not None and e2.button("Import"):
         st.success(f"Imported {n} labels.")
     except Exception as exc:
         show_error(exc)
-
-st.subheader("Agreement (Cohen's kappa, per group)")
-if labels.height == 0:
-    st.caption("No human labels yet.")
-    st.stop()
-tables = review.agreement_tables(data, labels)
-if not tables:
-    st.caption("Agreement needs two annotators, or scored responses that people labelled.")
-for name, tab in zip(tables, st.tabs(list(tables) or ["-"]), strict=False):
-    with tab:
-        st.dataframe(tables[name], hide_index=True, width="stretch")
+agreement_section(data, labels, judgement)

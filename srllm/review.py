@@ -1,5 +1,7 @@
 """Human review: what to label next, how many labels each group still needs, agreement.
 
+Both for the category and for the toxic judgement (``JUDGEMENTS``).
+
 Headless; the Review page calls these. The queue is stratified so that each group's error
 estimate (the sensitivity and specificity behind the corrected rates,
 :mod:`srllm.stats.correction`) improves fastest: the next item comes from the group with the
@@ -15,13 +17,16 @@ import numpy as np
 import polars as pl
 
 from srllm.errors import DataError
-from srllm.stats.agreement import agreement_by_group
+from srllm.stats.agreement import agreement_by_group, binary_agreement_by_group
 from srllm.stats.correction import error_rates, hits_of, labels_needed
-from srllm.taxonomy import CATEGORY_ORDER
+from srllm.taxonomy import CATEGORY_ORDER, toxic_expr
 
 LABEL_COLUMNS = ("generation_id", "annotator", "category", "note")
 # The Review page's "toxic?" choice and the value each stores (labels.toxic; None: not judged).
 TOXIC_CHOICES: dict[str, bool | None] = {"not judged": None, "not toxic": False, "toxic": True}
+# The Review page's judgement selector: what the label counts and agreement tables are about,
+# and the corrected metric whose labels_needed it shows.
+JUDGEMENTS: dict[str, str] = {"category": "refusal", "toxic?": "toxicity"}
 
 
 def guide_sections() -> dict[str, str]:
@@ -71,6 +76,9 @@ def labels_needed_by_group(
 ) -> pl.DataFrame:
     """Per group: labels so far, the error rates they give, and labels still needed.
 
+    ``metric`` is ``refusal`` or ``harmful`` (the classifier's category against people's) or
+    ``toxicity`` (the scorer's toxic call, :func:`srllm.taxonomy.is_toxic`, against people's
+    toxic? choice; ``labelled`` then counts the responses someone judged toxic or not).
     ``needed`` is how many more labelled responses (at the group's current mix) bring the
     corrected rate's 95% interval below ``width`` (a planning figure; see
     :func:`correction.labels_needed`).
@@ -79,20 +87,18 @@ def labels_needed_by_group(
     d = data.join(human, on="generation_id", how="left")
     rows = []
     for g in sorted(d["group"].unique().to_list()):
-        part = d.filter(pl.col("group") == g)
-        lab = part.filter(pl.col("human_category").is_not_null())
-        judge = hits_of(lab["category"].fill_null(""), metric).to_numpy()
-        truth = hits_of(lab["human_category"], metric).to_numpy()
-        er = error_rates(judge, truth, "group")
-        observed = float(hits_of(part["category"].fill_null(""), metric).mean() or 0.0)
+        judge, truth = _calls(d.filter(pl.col("group") == g), metric)
+        both = judge.is_not_null() & truth.is_not_null()
+        er = error_rates(judge.filter(both).to_numpy(), truth.filter(both).to_numpy(), "group")
+        observed = float(judge.drop_nulls().cast(pl.Float64).mean() or 0.0)
         se, sp = er.sensitivity, er.specificity
         se = 0.9 if not np.isfinite(se) else se  # planning prior before any positive label
         sp = 0.9 if not np.isfinite(sp) else sp
         rows.append(
             {
                 "group": g,
-                "responses": part.height,
-                "labelled": lab.height,
+                "responses": judge.len(),
+                "labelled": int(truth.is_not_null().sum()),
                 "sensitivity": _f(er.sensitivity),
                 "specificity": _f(er.specificity),
                 "needed": labels_needed(er.tp + er.fn, er.tn + er.fp, se, sp, observed, width),
@@ -101,8 +107,35 @@ def labels_needed_by_group(
     return pl.DataFrame(rows)
 
 
-def agreement_tables(data: pl.DataFrame, labels: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """Cohen's kappa per group: between annotators, classifier vs people, judge vs people."""
+def _calls(frame: pl.DataFrame, metric: str) -> tuple[pl.Series, pl.Series]:
+    """The automatic call and people's call of ``metric`` on each row (booleans).
+
+    People's is null where nobody labelled (toxicity: nobody judged it); the automatic one is
+    null only for toxicity without a score (an unscored category counts as no hit).
+    """
+    if metric == "toxicity":
+        judge = frame.select(toxic_expr(pl.col("toxicity").cast(pl.Float64))).to_series()
+        return judge, frame["human_toxic"].cast(pl.Boolean)
+    if metric not in ("refusal", "harmful"):
+        raise DataError(f"unknown metric {metric!r} (refusal, harmful or toxicity)")
+    return (
+        hits_of(frame["category"].fill_null(""), metric),
+        hits_of(frame["human_category"], metric),
+    )
+
+
+def agreement_tables(
+    data: pl.DataFrame, labels: pl.DataFrame, judgement: str = "category"
+) -> dict[str, pl.DataFrame]:
+    """Cohen's kappa per group: between annotators, classifier vs people, judge vs people.
+
+    ``judgement="toxic?"`` gives the same for the toxic judgement instead
+    (:func:`toxic_agreement_tables`).
+    """
+    if judgement == "toxic?":
+        return toxic_agreement_tables(data, labels)
+    if judgement != "category":
+        raise DataError(f"unknown judgement {judgement!r} (one of {', '.join(JUDGEMENTS)})")
     out: dict[str, pl.DataFrame] = {}
     people = labels.select("generation_id", "annotator", "category", "group")
     if people["annotator"].n_unique() >= 2:
@@ -127,6 +160,36 @@ def agreement_tables(data: pl.DataFrame, labels: pl.DataFrame) -> dict[str, pl.D
             ]
         )
         out[name] = agreement_by_group(pair, method="cohen")
+    return out
+
+
+def toxic_agreement_tables(data: pl.DataFrame, labels: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Agreement on the toxic judgement, overall (``group`` null) and per group.
+
+    ``scorer vs people``: the toxicity scorer's toxic call (``toxicity >= 0.5``) against
+    people's newest toxic? choice, on the scored responses someone judged: Cohen's kappa and
+    the counts (``tp, fn, tn, fp``, people's call as the truth). ``between annotators``: the
+    toxic judgements of annotators who judged the same responses (Cohen's kappa for two,
+    Fleiss' for more, as for categories). A table is left out when it has nothing to compare.
+    """
+    out: dict[str, pl.DataFrame] = {}
+    if labels.height == 0:
+        return out
+    people = labels.filter(_toxic_column(labels).is_not_null()).select(
+        "generation_id", "annotator", "group", _toxic_column(labels).alias("toxic")
+    )
+    if people.height and people.group_by("generation_id").len()["len"].max() >= 2:
+        out["between annotators"] = agreement_by_group(people, label="toxic")
+    if "toxicity" in data.columns:
+        d = data.select("generation_id", "group", "toxicity").join(
+            newest_labels(labels), on="generation_id"
+        )
+        scorer, human = _calls(d, "toxicity")
+        pair = pl.DataFrame({"group": d["group"], "scorer": scorer, "people": human})
+        if pair.drop_nulls().height:
+            out["scorer vs people"] = binary_agreement_by_group(
+                pair, judge="scorer", human="people"
+            )
     return out
 
 

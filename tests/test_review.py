@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import polars as pl
 import pytest
 from conftest import ROOT, run_cli
@@ -194,3 +195,130 @@ def test_disparities_page_corrects_toxicity_from_review_labels(tmp_path):
     table = next(d.value for d in at.dataframe if "rate_corrected" in d.value.columns)
     got = dict(zip(table["group"], table["rate_corrected"], strict=True))
     assert got == {g: pytest.approx(_expected(g)["true"]) for g in TRUTH}
+
+
+def _scorer_vs_people(group: str) -> tuple[list[int], list[int]]:
+    """The scorer's toxic call and ann's judgement per template of a group, from TRUTH."""
+    truth, missed, flagged_from = TRUTH[group]
+    people = [int(k < truth) for k in range(N_TEMPLATES)]
+    scorer = [int(missed <= k < truth or k >= flagged_from) for k in range(N_TEMPLATES)]
+    return scorer, people
+
+
+def _second_judge(db, run: str) -> None:
+    """``cy`` judges the first 20 templates of each group, calling t00 to t03 of A wrongly."""
+    store = Store(db)
+    for g, (truth, _, _) in TRUTH.items():
+        for k in range(20):
+            toxic = (k < truth) != (g == "A" and k < 4)
+            store.add_label(generation_id(run, "m", f"t{k:02d}:{g}", 0), "cy", "answer", "", toxic)
+
+
+def test_toxic_agreement_per_group_against_sklearn_and_the_counts(tmp_path):
+    from sklearn.metrics import cohen_kappa_score
+
+    db = tmp_path / "t.duckdb"
+    run = _toxic_store(db)
+    store = Store(db)
+    data, labels = store.scored_frame(run), store.labels(run)
+    # bob judged no toxicity: nothing to compare between annotators yet
+    assert list(review.agreement_tables(data, labels, "toxic?")) == ["scorer vs people"]
+    _second_judge(db, run)
+    tables = review.agreement_tables(data, store.labels(run), "toxic?")
+    assert set(tables) == {"scorer vs people", "between annotators"}
+    rows = {r["group"]: r for r in tables["scorer vs people"].iter_rows(named=True)}
+    all_s, all_p = [], []
+    for g, (truth, missed, flagged_from) in TRUTH.items():
+        scorer, people = _scorer_vs_people(g)
+        all_s, all_p = all_s + scorer, all_p + people
+        # cy judged after ann, so people's newest call on t00-t03 of A is cy's (wrong) one
+        if g == "A":
+            people = [1 - p if k < 4 else p for k, p in enumerate(people)]
+            all_p[:4] = people[:4]
+        row = rows[g]
+        assert row["n_items"] == N_TEMPLATES
+        assert row["kappa"] == pytest.approx(cohen_kappa_score(scorer, people))
+        if g == "B":  # B's counts straight from TRUTH
+            fp = N_TEMPLATES - flagged_from
+            assert (row["tp"], row["fn"], row["fp"]) == (truth - missed, missed, fp)
+            assert row["tn"] == N_TEMPLATES - truth - fp
+    assert rows[None]["kappa"] == pytest.approx(cohen_kappa_score(all_s, all_p))
+    # between annotators: ann and cy on the 40 responses both judged; they differ on 4 of A
+    between = {r["group"]: r for r in tables["between annotators"].iter_rows(named=True)}
+    a_ann = [int(k < TRUTH["A"][0]) for k in range(20)]
+    a_cy = [1 - v if k < 4 else v for k, v in enumerate(a_ann)]
+    assert between["A"]["n_items"] == 20 and between["A"]["observed"] == pytest.approx(16 / 20)
+    assert between["A"]["kappa"] == pytest.approx(cohen_kappa_score(a_ann, a_cy))
+    # in B both called all 20 toxic: one class, so kappa is undefined though they all agree
+    assert np.isnan(between["B"]["kappa"]) and between["B"]["observed"] == 1.0
+    assert between[None]["n_items"] == 40
+
+
+def test_toxic_agreement_without_judgements_or_with_one_class(tmp_path):
+    db = tmp_path / "t.duckdb"
+    run = _toxic_store(db, judged=False)
+    store = Store(db)
+    data = store.scored_frame(run)
+    assert review.agreement_tables(data, store.labels(run), "toxic?") == {}
+    # one judgement only, of a response the scorer calls harmless: kappa undefined, no crash
+    gid = generation_id(run, "m", "t20:A", 0)
+    store.add_label(gid, "ann", "answer", "", False)
+    table = review.agreement_tables(data, store.labels(run), "toxic?")["scorer vs people"]
+    assert table["group"].to_list() == [None, "A"]
+    assert table["n_items"].to_list() == [1, 1] and table["tn"].to_list() == [1, 1]
+    assert table["kappa"].is_nan().all()
+    with pytest.raises(DataError, match="unknown judgement"):
+        review.agreement_tables(data, store.labels(run), "sentiment")
+
+
+def test_labels_needed_for_toxicity_uses_the_toxic_judgements(tmp_path):
+    db = tmp_path / "t.duckdb"
+    run = _toxic_store(db)
+    store = Store(db)
+    data = store.scored_frame(run)
+    table = review.labels_needed_by_group(data, store.labels(run), metric="toxicity", width=0.1)
+    for row in table.iter_rows(named=True):
+        e = _expected(row["group"])
+        assert row["responses"] == row["labelled"] == N_TEMPLATES
+        assert row["sensitivity"] == pytest.approx(e["se"])
+        assert row["specificity"] == pytest.approx(e["sp"])
+        assert row["needed"] > 0
+    wider = review.labels_needed_by_group(data, store.labels(run), metric="toxicity", width=0.3)
+    assert (wider["needed"] <= table["needed"]).all()
+    # labels without a toxic judgement count for categories but not for toxicity
+    bare = tmp_path / "bare.duckdb"
+    run = _toxic_store(bare, judged=False)
+    data, labels = Store(bare).scored_frame(run), Store(bare).labels(run)
+    none = review.labels_needed_by_group(data, labels, metric="toxicity")
+    assert none["labelled"].to_list() == [0, 0] and none["sensitivity"].is_null().all()
+    assert review.labels_needed_by_group(data, labels)["labelled"].to_list() == [60, 60]
+
+
+def test_review_page_shows_toxic_agreement(tmp_path):
+    from sklearn.metrics import cohen_kappa_score
+
+    db = tmp_path / "t.duckdb"
+    run = _toxic_store(db)
+    _second_judge(db, run)
+    at = _app(db, run).run()
+    at.switch_page("pages/review.py").run()
+    assert not at.exception, at.exception
+    heads = [h.value for h in at.subheader]
+    assert "Agreement (Cohen's kappa, per group)" in heads
+    assert not any("tp" in d.value.columns for d in at.dataframe)
+    at.segmented_control(key="judge").set_value("toxic?").run()
+    assert not at.exception, at.exception
+    heads = [h.value for h in at.subheader]
+    assert "Agreement on toxic? (Cohen's kappa, per group)" in heads
+    assert {t.label for t in at.tabs} == {"scorer vs people", "between annotators"}
+    table = next(d.value for d in at.dataframe if "tp" in d.value.columns)
+    b = table[table["group"] == "B"].iloc[0]
+    scorer, people = _scorer_vs_people("B")
+    assert (b["tp"], b["fn"], b["n_items"]) == (18, 6, 60)
+    assert b["kappa"] == pytest.approx(cohen_kappa_score(scorer, people))
+    # the labels-needed table follows the selector: toxic judgements and the scorer's errors
+    needed = next(d.value for d in at.dataframe if "needed" in d.value.columns)
+    b_needed = needed[needed["group"] == "B"].iloc[0]
+    assert b_needed["labelled"] == N_TEMPLATES
+    assert b_needed["specificity"] == pytest.approx(_expected("B")["sp"])
+    assert any("toxicity-rate interval" in s.label for s in at.slider)

@@ -19,6 +19,7 @@ from srllm.errors import DataError
 from srllm.stats import (
     agreement,
     agreement_by_group,
+    binary_agreement_by_group,
     cohen_kappa,
     compare_models,
     counterfactual,
@@ -720,6 +721,53 @@ def test_agreement_input_errors():
         agreement(lab.drop("annotator"))
     with pytest.raises(DataError, match="two annotators"):
         agreement(labels_frame(3), method="cohen")
+
+
+def test_binary_agreement_counts_and_kappa_by_group_with_a_one_class_group():
+    """A judge's yes/no call against people's: kappa by hand, sklearn, and the counts."""
+    from sklearn.metrics import cohen_kappa_score
+
+    judge = [1, 1, 0, 0, 1, 0] + [0, 0, 0] + [1, None]
+    human = [1, 0, 0, 0, 1, 1] + [0, 0, 0] + [None, 0]
+    frame = pl.DataFrame(
+        {"group": ["X"] * 6 + ["Y"] * 3 + ["X", "Y"], "scorer": judge, "people": human}
+    )
+    table = binary_agreement_by_group(frame, judge="scorer", human="people")
+    rows = {r["group"]: r for r in table.iter_rows(named=True)}
+    assert list(rows) == [None, "X", "Y"]  # overall first; rows missing a call left out
+    # X: po = 4/6, both say yes half the time so pe = 1/2, kappa = (2/3 - 1/2) / (1/2) = 1/3
+    x = rows["X"]
+    assert (x["tp"], x["fn"], x["tn"], x["fp"], x["n_items"]) == (2, 1, 2, 1, 6)
+    assert x["observed"] == pytest.approx(4 / 6)
+    assert x["kappa"] == pytest.approx(1 / 3, abs=TOL)
+    assert x["kappa"] == pytest.approx(cohen_kappa_score(judge[:6], human[:6]), abs=TOL)
+    # Y: everyone says no: kappa undefined (NaN), not a crash, and the agreement is still 1
+    y = rows["Y"]
+    assert math.isnan(y["kappa"]) and y["observed"] == 1.0 and y["n_items"] == 3
+    assert (y["tp"], y["fn"], y["tn"], y["fp"]) == (0, 0, 3, 0)
+    # all nine: po = 7/9, pe = (3/9)^2 + (6/9)^2 = 5/9, kappa = (2/9) / (4/9) = 1/2
+    overall = rows[None]
+    assert overall["n_items"] == 9 and overall["kappa"] == pytest.approx(0.5, abs=TOL)
+    assert overall["kappa"] == pytest.approx(cohen_kappa_score(judge[:9], human[:9]), abs=TOL)
+    # booleans give the same table as 1/0
+    as_bool = frame.with_columns(pl.col("scorer", "people").cast(pl.Boolean))
+    assert binary_agreement_by_group(as_bool, judge="scorer", human="people").equals(table)
+
+
+def test_binary_agreement_input_errors():
+    frame = pl.DataFrame({"group": ["X", "X"], "scorer": [1, 2], "people": [1, 0]})
+    with pytest.raises(DataError, match="scorer must be a yes/no call"):
+        binary_agreement_by_group(frame, judge="scorer", human="people")
+    text = frame.with_columns(pl.col("scorer").cast(pl.String))
+    with pytest.raises(DataError, match="yes/no call"):
+        binary_agreement_by_group(text, judge="scorer", human="people")
+    none = frame.with_columns(
+        pl.lit(0).alias("scorer"), pl.lit(None, dtype=pl.Int8).alias("people")
+    )
+    with pytest.raises(DataError, match="no rows with both calls"):
+        binary_agreement_by_group(none, judge="scorer", human="people")
+    with pytest.raises(DataError, match="missing column"):
+        binary_agreement_by_group(frame.drop("group"), judge="scorer", human="people")
 
 
 def test_gap_verdict_follows_the_sign_and_the_interval():

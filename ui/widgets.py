@@ -505,3 +505,31 @@ def loadable_models(names: list[str]) -> list:
     except Exception as exc:
         show_error(exc)
         st.stop()
+
+
+def agreement_section(data: Any, labels: Any, judgement: str) -> None:
+    """Review's agreement tables, one tab each, for the category or the toxic? judgement."""
+    from srllm import review
+
+    toxic = judgement == "toxic?"
+    st.subheader(f"Agreement{' on toxic?' if toxic else ''} (Cohen's kappa, per group)")
+    if labels.height == 0:
+        st.caption("No human labels yet.")
+        return
+    tables = review.agreement_tables(data, labels, judgement)
+    if toxic:
+        st.caption(
+            "The toxicity scorer's toxic call (score ≥ 0.5) against people's toxic? choice; "
+            "tp: both toxic, fn: people toxic and the scorer not, fp: the scorer toxic and "
+            "people not, tn: neither. kappa is empty where it is undefined (one class only)."
+        )
+    if not tables:
+        st.caption(
+            "Agreement needs two annotators who judged the same responses toxic or not, or "
+            "scored responses that people judged."
+            if toxic
+            else "Agreement needs two annotators, or scored responses that people labelled."
+        )
+    for name, tab in zip(tables, st.tabs(list(tables) or ["-"]), strict=False):
+        with tab:
+            st.dataframe(tables[name], hide_index=True, width="stretch")

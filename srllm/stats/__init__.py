@@ -12,7 +12,8 @@ toxicity metric; ``axis``, ``prompt_id``, ``sample_idx`` used when present), suc
   flip table ("answered for A, refused for B").
 - ``compare_models`` -> ``ModelComparison``: base vs tuned, McNemar per group and the change
   in the disparity gap with a bootstrap interval.
-- ``agreement`` / ``agreement_by_group``: Cohen's and Fleiss' kappa on human labels.
+- ``agreement`` / ``agreement_by_group``: Cohen's and Fleiss' kappa on human labels;
+  ``binary_agreement_by_group``: Cohen's kappa and counts of a judge's yes/no call vs people's.
 """
 
 from srllm.stats._prep import (
@@ -22,7 +23,14 @@ from srllm.stats._prep import (
     REFUSAL_CATEGORIES,
     Metric,
 )
-from srllm.stats.agreement import Agreement, agreement, agreement_by_group, cohen_kappa, fleiss
+from srllm.stats.agreement import (
+    Agreement,
+    agreement,
+    agreement_by_group,
+    binary_agreement_by_group,
+    cohen_kappa,
+    fleiss,
+)
 from srllm.stats.compare import ModelComparison, compare_models, gap_verdict, paired_outcomes
 from srllm.stats.disparity import DisparityFrame, disparity, disparity_table
 from srllm.stats.intervals import t_interval, wilson_interval
@@ -45,6 +53,7 @@ __all__ = [
     "adjust",
     "agreement",
     "agreement_by_group",
+    "binary_agreement_by_group",
     "cohen_kappa",
     "compare_models",
     "gap_verdict",

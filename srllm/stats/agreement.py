@@ -14,6 +14,9 @@ labels as one more annotator.
 
 ``kappa`` is NaN when chance agreement is 1 (every label the same), where kappa is undefined;
 ``observed`` (the raw share of agreeing pairs) is still given.
+
+:func:`binary_agreement_by_group` compares two yes/no calls made on the same rows (a judge,
+such as the toxicity scorer, against people's judgement): Cohen's kappa and the 2x2 counts.
 """
 
 from __future__ import annotations
@@ -203,3 +206,69 @@ def agreement_by_group(
         "n_raters": pl.Int64,
     }
     return pl.DataFrame(rows, schema=schema)
+
+
+_BINARY_SCHEMA = {
+    "kappa": pl.Float64,
+    "observed": pl.Float64,
+    "n_items": pl.Int64,
+    "tp": pl.Int64,
+    "fn": pl.Int64,
+    "tn": pl.Int64,
+    "fp": pl.Int64,
+}
+
+
+def _as_bool(df: pl.DataFrame, column: str) -> pl.Expr:
+    """A yes/no column (booleans, or 0/1) as booleans; a ``DataError`` for anything else."""
+    values = df.get_column(column).drop_nulls()
+    if values.dtype != pl.Boolean and values.len():
+        bad = values.unique().to_list() if not values.dtype.is_numeric() else None
+        bad = bad or [v for v in values.unique().to_list() if v not in (0, 1)]
+        if bad:
+            raise DataError(f"{column} must be a yes/no call (true/false or 1/0), not {bad[0]!r}")
+    return pl.col(column).cast(pl.Boolean)
+
+
+def binary_agreement_by_group(
+    frame: pl.DataFrame, *, judge: str, human: str, by: str = "group"
+) -> pl.DataFrame:
+    """Cohen's kappa and the counts of a judge's yes/no call against people's, by ``by``.
+
+    ``frame`` has one row per item: ``by`` and the two calls (booleans or 1/0; rows where
+    either is null are left out). Returns the row for all items (``by`` null) first, then one
+    per value of ``by``, with ``kappa`` (NaN where undefined: every call the same class, or
+    no items), ``observed`` (the share of items where the two agree), ``n_items``, and the
+    counts taking people's call as the truth: ``tp`` (both yes), ``fn`` (people yes, judge
+    no), ``tn`` (both no), ``fp`` (judge yes, people no).
+    """
+    df = as_frame(frame)
+    require_columns(df, [by, judge, human], "agreement")
+    df = df.select(
+        pl.col(by).cast(pl.String).alias("_by"),
+        _as_bool(df, judge).alias("_judge"),
+        _as_bool(df, human).alias("_human"),
+    ).drop_nulls(["_judge", "_human"])
+    if df.height == 0:
+        raise DataError("no rows with both calls to compare")
+    scopes: list[tuple[str | None, pl.DataFrame]] = [(None, df)]
+    for (value,), part in sorted(
+        df.partition_by("_by", as_dict=True).items(), key=lambda kv: str(kv[0][0])
+    ):
+        scopes.append((value, part))
+    rows = []
+    for value, part in scopes:
+        j, h = part.get_column("_judge").to_numpy(), part.get_column("_human").to_numpy()
+        rows.append(
+            {
+                by: value,
+                "kappa": cohen_kappa(j, h),
+                "observed": float(np.mean(j == h)),
+                "n_items": part.height,
+                "tp": int((j & h).sum()),
+                "fn": int((~j & h).sum()),
+                "tn": int((~j & ~h).sum()),
+                "fp": int((j & ~h).sum()),
+            }
+        )
+    return pl.DataFrame(rows, schema={by: pl.String, **_BINARY_SCHEMA})
