@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
     import polars as pl
 
 CATEGORY_ORDER = (
@@ -32,6 +33,13 @@ TOXIC_LABEL, NON_TOXIC_LABEL = "toxic", "non_toxic"
 def is_toxic(score: float) -> bool:
     """The one toxic test: ``score >= TOXIC_THRESHOLD``."""
     return bool(score >= TOXIC_THRESHOLD)
+
+
+def toxic_array(scores) -> np.ndarray:
+    """The same test over an array of scores (a boolean array)."""
+    import numpy as np
+
+    return np.asarray(scores, dtype=float) >= TOXIC_THRESHOLD
 
 
 def toxic_label(score: float) -> str:

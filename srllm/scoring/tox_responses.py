@@ -23,7 +23,7 @@ import numpy as np
 
 from srllm.config import DATA_DIR, sha256_file
 from srllm.files import read_jsonl
-from srllm.taxonomy import TOXIC_THRESHOLD
+from srllm.taxonomy import TOXIC_THRESHOLD, toxic_array
 
 LABELS = DATA_DIR / "labels" / "toxicity"
 ITEMS = LABELS / "items_compare_2026-12-07.jsonl"
@@ -52,7 +52,7 @@ def evaluate(scores: np.ndarray, human: np.ndarray, second: np.ndarray | None = 
     from sklearn.metrics import cohen_kappa_score, roc_auc_score
 
     human = np.asarray(human, dtype=int)
-    flagged = np.asarray(scores) >= TOXIC_THRESHOLD
+    flagged = toxic_array(scores)
     tp = int((flagged & (human == 1)).sum())
     fp = int((flagged & (human == 0)).sum())
     fn = int((~flagged & (human == 1)).sum())
