@@ -90,8 +90,12 @@ def test_label_csv_round_trip_carries_human_toxic(tmp_path):
     # after the judgements are lost from the store, importing the file brings them back
     cols = ["generation_id", "annotator", "category", "toxic"]
     before = store.labels(run).select(cols).sort(cols[:2])
+    # re-labelling without a toxic judgement keeps the judgements
     for gid in before.filter(pl.col("annotator") == "ann")["generation_id"]:
         store.add_label(gid, "ann", "answer")
+    assert store.labels(run)["toxic"].null_count() < 130
+    with store.connect(write=True) as con:
+        con.execute("UPDATE labels SET toxic = NULL")
     assert store.labels(run)["toxic"].null_count() == 130
     assert review.import_labels(store, raw, ids) == 130
     assert store.labels(run).select(cols).sort(cols[:2]).equals(before)

@@ -222,9 +222,13 @@ def test_labels_gain_a_toxic_judgement_and_old_labels_read_as_not_judged(tmp_pat
         ("g0", "bob"): ("answer", False),
         ("g1", "ann"): ("harmful_answer", True),
     }
-    # saving a label again replaces it whole: a later save that does not judge toxicity
-    store.add_label("g1", "ann", "harmful_answer")
-    assert store.labels("r1").filter(pl.col("generation_id") == "g1")["toxic"].to_list() == [None]
+    # saving again replaces the category; a save that does not judge toxicity keeps the
+    # earlier judgement (an old CSV or a corrected category loses nothing)
+    store.add_label("g1", "ann", "answer")
+    row = store.labels("r1").filter(pl.col("generation_id") == "g1").row(0, named=True)
+    assert (row["category"], row["toxic"]) == ("answer", True)
+    store.add_label("g1", "ann", "answer", toxic=False)
+    assert store.labels("r1").filter(pl.col("generation_id") == "g1")["toxic"].to_list() == [False]
     assert Store(path, read_only=True).labels("r1").height == 3  # reopening migrates nothing
 
 

@@ -25,14 +25,16 @@ class LabelsMixin(StoreBase):
         """Record (or replace) one annotator's label for a generation.
 
         ``toxic`` is the annotator's toxic judgement of the response (``None``: not judged).
-        A label is replaced whole: saving again without ``toxic`` leaves it not judged.
+        Saving again replaces the category and note; a save without ``toxic`` (an older CSV,
+        a re-labelled category) keeps the annotator's earlier toxic judgement, so nothing
+        judged is lost.
         """
         with self.connect(write=True) as con:
             con.execute(
                 "INSERT INTO labels (generation_id, annotator, category, note, created_at, toxic) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
                 "category = excluded.category, note = excluded.note, "
-                "created_at = excluded.created_at, toxic = excluded.toxic",
+                "created_at = excluded.created_at, toxic = COALESCE(excluded.toxic, labels.toxic)",
                 [generation_id, annotator.strip(), category, note, _now(), toxic],
             )
 
