@@ -51,12 +51,12 @@ def evaluate(scores: np.ndarray, human: np.ndarray, second: np.ndarray | None = 
     """Figures of ``scores`` against 0/1 ``human`` labels (and the passes' agreement)."""
     from sklearn.metrics import cohen_kappa_score, roc_auc_score
 
+    from srllm.stats.correction import error_rates
+
     human = np.asarray(human, dtype=int)
     flagged = toxic_array(scores)
-    tp = int((flagged & (human == 1)).sum())
-    fp = int((flagged & (human == 0)).sum())
-    fn = int((~flagged & (human == 1)).sum())
-    tn = int((~flagged & (human == 0)).sum())
+    er = error_rates(flagged, human == 1, "")
+    tp, fn, tn, fp = er.tp, er.fn, er.tn, er.fp
     out = {
         "n": int(len(human)),
         "toxic_by_people": int(human.sum()),

@@ -32,6 +32,7 @@ from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
 from srllm.errors import DataError
 from srllm.stats._prep import as_frame, require_columns
+from srllm.stats.correction import error_rates
 
 Method = Literal["auto", "cohen", "fleiss"]
 
@@ -259,16 +260,17 @@ def binary_agreement_by_group(
     rows = []
     for value, part in scopes:
         j, h = part.get_column("_judge").to_numpy(), part.get_column("_human").to_numpy()
+        er = error_rates(j, h, "")
         rows.append(
             {
                 by: value,
                 "kappa": cohen_kappa(j, h),
                 "observed": float(np.mean(j == h)),
                 "n_items": part.height,
-                "tp": int((j & h).sum()),
-                "fn": int((~j & h).sum()),
-                "tn": int((~j & ~h).sum()),
-                "fp": int((j & ~h).sum()),
+                "tp": er.tp,
+                "fn": er.fn,
+                "tn": er.tn,
+                "fp": er.fp,
             }
         )
     return pl.DataFrame(rows, schema={by: pl.String, **_BINARY_SCHEMA})
