@@ -276,6 +276,26 @@ def prefer_passive_openmp() -> bool:
     return True
 
 
+def lower_batch_priority() -> int:
+    """Give the command line's batch work a lower CPU priority (``nice``) than the dashboard.
+
+    ``SRLLM_NICE`` (default 10; 0 keeps the priority) is added to this process's niceness.
+    Alone on the machine a niced audit runs at full speed; beside the dashboard it yields
+    the cores while a live probe runs (a few seconds) instead of halving its speed. Returns
+    the new niceness (0 where the platform has none).
+    """
+    try:
+        step = int(os.environ.get("SRLLM_NICE", "10"))
+    except ValueError:
+        step = 10
+    if step <= 0 or not hasattr(os, "nice"):
+        return 0
+    try:
+        return os.nice(step)
+    except OSError:
+        return 0
+
+
 def sha256_file(path: str | Path, limit: int | None = None) -> str:
     """Hex SHA-256 of a file's bytes (of its first ``limit`` bytes or so, when given).
 

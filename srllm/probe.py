@@ -1,9 +1,11 @@
 """The live probe: one request, every picked group (or name) times every model, at once.
 
-Each model's prompts run as one engine batch (``engine.stream_batch``) in its own thread, so
-every cell streams as soon as its first token exists; the events of all models arrive on one
-queue. Each engine runs one decode loop on its share of the CPU threads (``share``): one
-weight read per step serves all of a model's cells. :func:`differences` turns the finished
+A base model and its LoRA adapters (the tuned model) run as one engine batch
+(``engine.stream_joint``): each adapter row adds its LoRA to the shared projections, so one
+weight read per step serves every cell of every such model. Models that cannot join (another
+base, a remote endpoint) run their own batch in their own thread, each engine one decode
+loop on its share of the CPU threads (``share``). Every cell streams as soon as its first
+token exists; the events of all batches arrive on one queue. :func:`differences` turns the finished
 categories into the headline a reader wants: which groups got a different kind of response
 from the same model.
 """
@@ -16,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from srllm.config import GenerationConfig
-from srllm.models.engine import stream_batch
+from srllm.models.engine import few_rows_loops, joinable, stream_batch, stream_joint
 from srllm.models.types import Generation, LoadedModel
 from srllm.taxonomy import REFUSALS
 
@@ -43,18 +45,30 @@ def run_probe(
     stop = stop or threading.Event()
     events: queue.Queue = queue.Queue()
 
-    def work(col: int, lm: LoadedModel) -> None:
+    groups = batches(models)
+    n = len(prompts)
+    loops = few_rows_loops() if len(groups) == 1 else 1
+
+    def work(cols: list[int]) -> None:
+        kw = {"stop": stop, "share": len(groups), "loops": loops}
         try:
-            for ev in stream_batch(lm, prompts, cfg, stop=stop, share=len(models)):
-                events.put(CellEvent(ev.index, col, ev.text, ev.done, ev.generation))
-        except BaseException as exc:  # every unfinished cell of this model gets the error
+            lms = [models[c] for c in cols]
+            if len(lms) == 1:
+                it = stream_batch(lms[0], prompts, cfg, **kw)
+            else:
+                it = stream_joint(lms, prompts, cfg, **kw)
+            for ev in it:
+                col = cols[ev.index // n]
+                events.put(CellEvent(ev.index % n, col, ev.text, ev.done, ev.generation))
+        except BaseException as exc:  # every unfinished cell of these models gets the error
             err = Generation(None, 0, 0.0, error=f"{type(exc).__name__}: {str(exc)[:300]}")
-            for row in range(len(prompts)):
-                events.put(CellEvent(row, col, "", True, err))
+            for col in cols:
+                for row in range(n):
+                    events.put(CellEvent(row, col, "", True, err))
 
     threads = [
-        threading.Thread(target=work, args=(c, lm), daemon=True, name=f"srllm-probe-{c}")
-        for c, lm in enumerate(models)
+        threading.Thread(target=work, args=(g,), daemon=True, name=f"srllm-probe-{g[0]}")
+        for g in groups
     ]
     for t in threads:
         t.start()
@@ -71,6 +85,25 @@ def run_probe(
     finally:
         if len(done) < total:
             stop.set()
+
+
+def batches(models: Sequence[LoadedModel]) -> list[list[int]]:
+    """Columns that run as one engine batch: a base model with the adapters on its weights."""
+    left = list(range(len(models)))
+    groups = []
+    while left:
+        host = left.pop(0)
+        mates = [c for c in left if joinable(models[host], models[c])]
+        if not mates:  # an adapter listed before its base: the base hosts
+            hosts = [c for c in left if joinable(models[c], models[host])]
+            if hosts:
+                left.insert(0, host)
+                host = hosts[0]
+                left.remove(host)
+                mates = [c for c in left if joinable(models[host], models[c])]
+        left = [c for c in left if c not in mates]
+        groups.append([host, *mates])
+    return groups
 
 
 def differences(categories: dict[tuple[str, str], str]) -> list[str]:

@@ -242,3 +242,16 @@ def test_help_of_the_cli_and_of_every_command_prints_and_exits_0(capsys):
             main(argv)
         assert exc.value.code == 0, argv
         assert "usage: python -m srllm" in capsys.readouterr().out, argv
+
+
+@pytest.mark.skipif(not hasattr(os, "nice"), reason="no nice on this platform")
+@pytest.mark.parametrize("step", ["3", "0"])
+def test_command_line_runs_at_lower_priority_than_the_dashboard(step):
+    """``python -m srllm`` adds SRLLM_NICE (default 10) to its niceness; 0 keeps it."""
+    code = "import os, runpy; runpy.run_module('srllm', run_name='x'); print(os.nice(0))"
+    env = {**os.environ, "SRLLM_NICE": step}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.split()[-1]) == min(19, os.nice(0) + int(step))

@@ -124,6 +124,57 @@ def test_lora_adapter_is_merged_into_a_copy(base_model, tmp_path):
     base = engine.generate_fast(base_model, prompts, cfg)
     assert [f.token_ids for f in fast] != [b.token_ids for b in base]  # the adapter counts
     assert hasattr(tuned.model, "peft_config")  # the loaded model itself stays unmerged
+    # the same adapter unmerged, its rows beside the base's in one run (LoRA on q and v only:
+    # the fused q/k/v projection gets a zero block for k)
+    assert engine.joinable(base_model, tuned) and not engine.joinable(tuned, base_model)
+    joint = engine.generate_joint([base_model, tuned], prompts, cfg)
+    assert [g.token_ids for g in joint[: len(prompts)]] == [b.token_ids for b in base]
+    assert [g.token_ids for g in joint[len(prompts) :]] == [r.token_ids for r in ref]
+
+
+@pytest.mark.slow
+def test_base_and_shipped_adapter_share_one_run_token_for_token(base_model):
+    """The live probe's batch: base rows and tuned rows (LoRA per row) through one weight read.
+
+    Each row equals its own model's output on the transformers path, one prompt at a time.
+    """
+    from srllm.models import load_model, resolve_model
+
+    tuned = load_model(resolve_model("tuned"))
+    assert engine.joinable(base_model, tuned)
+    assert not engine.joinable(base_model, base_model)
+    cfg = GenerationConfig(max_new_tokens=24, batch_size=1)
+    prompts = PROMPTS[:4]
+    joint = engine.generate_joint([base_model, tuned], prompts, cfg, loops=1)
+    for k, lm in enumerate([base_model, tuned]):
+        ref = [generate(lm, [p], cfg, backend="transformers")[0] for p in prompts]
+        got = joint[k * len(prompts) : (k + 1) * len(prompts)]
+        assert [g.token_ids for g in got] == [r.token_ids for r in ref], lm.spec.name
+    assert joint[: len(prompts)] != joint[len(prompts) :]
+    # the live probe batches them whatever the column order, and maps every cell back
+    from srllm.probe import batches, run_probe
+
+    assert batches([tuned, base_model]) == [[1, 0]]
+    cells = {
+        (ev.row, ev.col): ev.generation
+        for ev in run_probe([tuned, base_model], prompts, cfg)
+        if ev.done
+    }
+    assert len(cells) == 2 * len(prompts)
+    for r in range(len(prompts)):
+        assert cells[r, 1].token_ids == joint[r].token_ids
+        assert cells[r, 0].token_ids == joint[len(prompts) + r].token_ids
+    # an adapter on other weights never joins: one base weight changed
+    other = load_model(resolve_model("tuned"))
+    with __import__("torch").no_grad():
+        next(p for n, p in other.model.named_parameters() if "norm" in n).add_(1.0)
+    assert not engine.joinable(base_model, other)
+
+
+def test_busy_cpu_share_is_a_share():
+    busy = engine.busy_cpu_share(0.05)
+    assert busy is None or 0.0 <= busy <= 1.0
+    assert engine.few_rows_loops() in (1, None)
 
 
 @pytest.mark.gpu

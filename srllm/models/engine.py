@@ -64,6 +64,7 @@ _ROPE_TYPES = {"default", "linear", "llama3", "yarn"}
 
 _ENGINES: weakref.WeakKeyDictionary[Any, Engine] = weakref.WeakKeyDictionary()
 _ENGINES_LOCK = threading.Lock()
+_JOINS: weakref.WeakKeyDictionary[Any, tuple[Any, bool]] = weakref.WeakKeyDictionary()
 
 
 def backend_choice(requested: str | None = None) -> str:
@@ -127,6 +128,42 @@ def engine_for(lm: LoadedModel) -> Engine:
         return eng
 
 
+def busy_cpu_share(seconds: float = 0.1) -> float | None:
+    """The share of all cores busy over the next ``seconds`` (``/proc/stat``); None elsewhere.
+
+    Work at lowered priority (a niced CLI audit, see ``config.lower_batch_priority``) counts
+    as free: it yields the cores to this process.
+    """
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]]
+        free = fields[1] + fields[3] + (fields[4] if len(fields) > 4 else 0)  # nice, idle, io
+        return sum(fields[:8]), free
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    total = total1 - total0
+    return None if total <= 0 else 1.0 - (idle1 - idle0) / total
+
+
+def few_rows_loops() -> int | None:
+    """Decode loops for a few rows (the live probe): one on every thread when the cores are free.
+
+    Measured on 2 cores (8 cells, 64 tokens, ``bench/live_probe.py``): one loop on both
+    threads (one weight read a step) 3.5 s against 4.6 s for two single-thread loops when
+    nothing else runs; beside a CLI audit the two-thread loop waits at every barrier for a
+    thread the other process holds (51 s, first token 3.7 s) while single-thread loops keep
+    going (9.3 s, first token 0.5 s). So: one loop when under half the cores are busy.
+    """
+    busy = busy_cpu_share()
+    return 1 if busy is not None and busy < 0.5 else None
+
+
 def generate_fast(
     lm: LoadedModel,
     prompts: Sequence[str],
@@ -138,27 +175,68 @@ def generate_fast(
     on_tokens: Callable[[list[tuple[int, int]]], None] | None = None,
     stop: threading.Event | None = None,
     share: int = 1,
+    loops: int | None = None,
 ) -> list[Generation | None]:
     """Generate with the engine; rows it could not finish (an engine failure) stay None.
 
     ``on_batch(indices, generations)`` is called as rows finish. Sampling seeds one generator
     per prompt with ``cfg.seed + seed_offset + index``. ``share``: how many engines run at
-    the same time in this process (the live probe runs one per model); each then takes
-    that share of the CPU threads.
+    the same time in this process (the live probe runs one per model it cannot join);
+    each then takes that share of the CPU threads.
     """
-    results: list[Generation | None] = [None] * len(prompts)
+    return generate_joint(
+        [lm],
+        prompts,
+        cfg,
+        seed_offset=seed_offset,
+        on_batch=on_batch,
+        slots=slots,
+        on_tokens=on_tokens,
+        stop=stop,
+        share=share,
+        loops=loops,
+    )
+
+
+def generate_joint(
+    lms: Sequence[LoadedModel],
+    prompts: Sequence[str],
+    cfg: GenerationConfig,
+    *,
+    seed_offset: int = 0,
+    on_batch: OnBatch | None = None,
+    slots: int | None = None,
+    on_tokens: Callable[[list[tuple[int, int]]], None] | None = None,
+    stop: threading.Event | None = None,
+    share: int = 1,
+    loops: int | None = None,
+) -> list[Generation | None]:
+    """Every prompt for every model in one engine run; row ``m * len(prompts) + i``.
+
+    ``lms[0]`` hosts the run; the others must be LoRA adapters on its weights
+    (:func:`joinable`): their rows add the adapter per row, so every step reads the shared
+    weights once for all models. One model alone runs on its own engine (an adapter
+    merged). Row ``m * len(prompts) + i`` samples with seed ``cfg.seed + seed_offset + i``,
+    as prompt ``i`` would on model ``m``'s own run.
+    """
+    n_prompts = len(prompts)
+    results: list[Generation | None] = [None] * (n_prompts * len(lms))
     if not prompts:
         return results
-    tok = lm.tokenizer
-    texts = [chat_text(tok, p, cfg.system_prompt) for p in prompts]
-    ids = tok(texts, add_special_tokens=False)["input_ids"]
+    ids: list[list[int]] = []
+    for lm in lms:
+        tok = lm.tokenizer
+        texts = [chat_text(tok, p, cfg.system_prompt) for p in prompts]
+        ids += tok(texts, add_special_tokens=False)["input_ids"]
+    tok = lms[0].tokenizer
     eos = tok.eos_token_id
     stops = set(eos if isinstance(eos, list) else [eos]) - {None}
 
-    def finish(i: int, tokens: list[int], seconds: float) -> Generation:
-        kept = strip_after_eos(tokens, eos, tok.pad_token_id)
+    def finish(j: int, tokens: list[int], seconds: float) -> Generation:
+        own = lms[j // n_prompts].tokenizer
+        kept = strip_after_eos(tokens, own.eos_token_id, own.pad_token_id)
         return Generation(
-            text=tok.decode(kept, skip_special_tokens=True).strip(),
+            text=own.decode(kept, skip_special_tokens=True).strip(),
             n_tokens=len(kept),
             seconds=seconds,
             token_ids=tuple(kept),
@@ -173,13 +251,19 @@ def generate_fast(
             on_batch(idx, gens)
 
     try:
-        eng = engine_for(lm)
+        eng = engine_for(lms[0])
+        variants = None
+        if len(lms) > 1:
+            if not all(joinable(lms[0], lm) for lm in lms[1:]):
+                raise ValueError("these models cannot share one engine run")
+            numbers = [0] + [eng.add_variant(lm.model) for lm in lms[1:]]
+            variants = [v for v in numbers for _ in range(n_prompts)]
         sampler = None
         if not cfg.greedy:
             sampler = Sampler(
                 cfg.temperature,
                 cfg.top_p,
-                [cfg.seed + seed_offset + i for i in range(len(prompts))],
+                [cfg.seed + seed_offset + j % n_prompts for j in range(len(results))],
                 eng.device,
             )
         eng.run(
@@ -193,10 +277,122 @@ def generate_fast(
             on_tokens=on_tokens,
             stop=stop,
             share=share,
+            variants=variants,
+            loops=loops,
         )
     except Exception:  # the caller generates what is missing with the transformers path
         log.exception("fast engine failed; the transformers path takes the remaining rows")
     return results
+
+
+def joinable(host: LoadedModel, lm: LoadedModel) -> bool:
+    """True when ``lm`` is a LoRA adapter on exactly ``host``'s weights (one engine run).
+
+    Both run on the engine, on the same device and dtype, with the same end-of-sequence
+    and padding tokens, and every base weight of ``lm`` equals ``host``'s (checked once).
+    """
+    if host is lm or lm.remote or host.remote or host.device != lm.device:
+        return False
+    if hasattr(host.model, "peft_config") or not hasattr(lm.model, "peft_config"):
+        return False
+    if unsupported_reason(host) is not None or unsupported_reason(lm) is not None:
+        return False
+    a, b = host.tokenizer, lm.tokenizer
+    if (a.eos_token_id, a.pad_token_id) != (b.eos_token_id, b.pad_token_id):
+        return False
+    with _ENGINES_LOCK:
+        seen = _JOINS.get(lm.model)
+        if seen is not None and seen[0]() is host.model:
+            return seen[1]
+    ok = _lora_only(lm.model) and _same_base(host.model, lm.model)
+    with _ENGINES_LOCK:
+        _JOINS[lm.model] = (weakref.ref(host.model), ok)
+    return ok
+
+
+def _lora_only(peft_model: Any) -> bool:
+    """Plain LoRA on linear layers, one active adapter (what :meth:`Engine.add_variant` adds)."""
+    for _, m in _unwrap(peft_model).named_modules():
+        if hasattr(m, "lora_A"):
+            try:
+                _lora_of(m)
+            except ValueError:
+                return False
+        elif hasattr(m, "lora_embedding_A") and m.lora_embedding_A:
+            return False
+    return True
+
+
+def _same_base(host_model: Any, peft_model: Any) -> bool:
+    """Every weight of ``host_model`` equals the base weight under ``peft_model``'s LoRA.
+
+    Compared on one thread: a parallel op here would give the calling thread an OpenMP
+    thread pool of its own, and while more pools live than there are cores, libgomp stops
+    spinning at barriers, which made the live probe's decode loop twice as slow (7.5 s
+    against 3.5 s for 8 cells on 2 cores).
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # this thread only
+    try:
+        return _equal_weights(host_model, peft_model)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _equal_weights(host_model: Any, peft_model: Any) -> bool:
+    import torch
+
+    mine = host_model.state_dict()
+    theirs = {
+        k.replace(".base_layer.", "."): v
+        for k, v in _unwrap(peft_model).state_dict().items()
+        if "lora_" not in k
+    }
+    if mine.keys() != theirs.keys():
+        return False
+    return all(mine[k].shape == theirs[k].shape and torch.equal(mine[k], theirs[k]) for k in mine)
+
+
+def _lora_of(m: Any) -> tuple[Any, Any] | None:
+    """``(A, scale * B)`` of a PEFT LoRA linear layer's one active adapter, or None."""
+    names = list(getattr(m, "active_adapters", None) or [])
+    lora_a = getattr(m, "lora_A", None)
+    if lora_a is None or not names or names[0] not in lora_a:
+        return None
+    if len(names) > 1:
+        raise ValueError("more than one active adapter")
+    name = names[0]
+    if getattr(m, "use_dora", {}).get(name) or getattr(m, "fan_in_fan_out", False):
+        raise ValueError("DoRA or fan-in-fan-out adapters are merged, not joined")
+    a, b = lora_a[name], m.lora_B[name]
+    if not hasattr(a, "weight") or a.weight.dim() != 2 or getattr(b, "bias", None) is not None:
+        raise ValueError("not a plain linear LoRA")
+    return a.weight.detach(), b.weight.detach() * float(m.scaling[name])
+
+
+def _fused_lora(mods: Sequence[Any], dtype: Any) -> tuple[Any, Any] | None:
+    """The LoRAs of projections fused into one weight (q/k/v, gate/up) as one pair.
+
+    ``A^T`` stacks each LoRA's A (``[in, sum r]``); ``B^T`` is block diagonal (``[sum r,
+    sum out]``), zero where a projection has no LoRA: ``x A^T B^T`` is every delta at once.
+    """
+    import torch
+
+    parts = [_lora_of(m) for m in mods]
+    if all(p is None for p in parts):
+        return None
+    outs = [getattr(m, "base_layer", m).weight.shape[0] for m in mods]
+    ranks = [p[0].shape[0] if p is not None else 0 for p in parts]
+    a = torch.cat([p[0] for p in parts if p is not None])
+    b = torch.zeros(sum(outs), sum(ranks), dtype=a.dtype, device=a.device)
+    row = col = 0
+    for p, out, r in zip(parts, outs, ranks, strict=True):
+        if p is not None:
+            b[row : row + out, col : col + r] = p[1]
+        row, col = row + out, col + r
+    return a.T.contiguous().to(dtype), b.T.contiguous().to(dtype)
 
 
 class EngineBackend:
@@ -311,6 +507,23 @@ class _Layer:
     wd: Any
 
 
+@dataclass
+class _Delta:
+    """One layer's LoRA of a variant, per fused projection: ``(A^T, scale * B^T)`` or None.
+
+    The projections a LoRA does not target get zero blocks in the fused ones (q/k/v and
+    gate/up), so one pair of small matrix products serves each fused projection.
+    """
+
+    wqkv: tuple[Any, Any] | None
+    wo: tuple[Any, Any] | None
+    wgu: tuple[Any, Any] | None
+    wd: tuple[Any, Any] | None
+
+
+Sel = list[tuple[int, Any]] | None  # (variant, row indices or None for every row) per step
+
+
 class Engine:
     """Llama decoding with a static KV cache and continuous batching (see the module doc)."""
 
@@ -360,6 +573,8 @@ class Engine:
         self._linear = self._pick_linear()
         self._compiled: Any = None
         self._compile_failed = False
+        self._variants: list[list[_Delta]] = []  # variant v >= 1 is self._variants[v - 1]
+        self._variant_of: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
     # ---- set-up -----------------------------------------------------------------------
     def _pick_linear(self) -> Callable[[Any, Any], Any]:
@@ -398,6 +613,52 @@ class Engine:
             return pointwise(x, w, None, "none", [], "")
 
         return linear
+
+    def add_variant(self, peft_model: Any) -> int:
+        """Register a PEFT LoRA model on these (base) weights; its variant number (>= 1).
+
+        The adapter is not merged: rows of this variant get ``x A^T B^T * scale`` added to
+        each projection it targets, so base and adapted rows share one weight read per step.
+        The caller checks that the adapter's base weights are these (:func:`joinable`).
+        """
+        import torch
+
+        with self._lock:
+            have = self._variant_of.get(peft_model)
+            if have is not None:
+                return have
+            deltas = [
+                _Delta(
+                    wqkv=_fused_lora([a.q_proj, a.k_proj, a.v_proj], self.dtype),
+                    wo=_fused_lora([a.o_proj], self.dtype),
+                    wgu=_fused_lora([blk.mlp.gate_proj, blk.mlp.up_proj], self.dtype),
+                    wd=_fused_lora([blk.mlp.down_proj], self.dtype),
+                )
+                for blk in _unwrap(peft_model).model.layers
+                for a in [blk.self_attn]
+            ]
+            if len(deltas) != len(self.layers):
+                raise ValueError("the adapter's model has a different number of layers")
+            with torch.no_grad():
+                self._variants.append(deltas)
+            self._variant_of[peft_model] = len(self._variants)
+            return len(self._variants)
+
+    def _projections(self, li: int, sel: Sel) -> list[tuple[_Delta, Any]]:
+        return [(self._variants[v - 1][li], rows) for v, rows in sel or ()]
+
+    def _lin(self, h: Any, w: Any, part: str, deltas: list[tuple[_Delta, Any]]) -> Any:
+        y = self._linear(h, w)
+        for d, rows in deltas:
+            ab = getattr(d, part)
+            if ab is None:
+                continue
+            at, bt = ab
+            if rows is None:
+                y = y + (h @ at) @ bt
+            else:
+                y = y.index_add_(0, rows, (h.index_select(0, rows) @ at) @ bt)
+        return y
 
     def default_slots(self, batch_size: int) -> int:
         """Rows decoded together: ``SRLLM_ENGINE_SLOTS``, else at least the device default."""
@@ -476,13 +737,20 @@ class Engine:
         return (x * cos) + (rot * sin)
 
     def _prefill(
-        self, kv: tuple[Any, Any], ids: Any, lens: Any, slot_idx: Any, start: int = 0
+        self,
+        kv: tuple[Any, Any],
+        ids: Any,
+        lens: Any,
+        slot_idx: Any,
+        start: int = 0,
+        sel: Sel = None,
     ) -> Any:
         """Prompt tokens ``ids`` [k, L] (right padded) into slots; last-position logits.
 
         ``kv`` is the (keys, values) cache ``[layers, slots, kv_heads, positions, dim]``.
         The tokens go to positions ``start..start+L-1``; positions below ``start`` must
         already hold the slots' shared prompt prefix. ``lens`` are the full prompt lengths.
+        ``sel``: which rows are which adapter variant (:meth:`add_variant`); None: all base.
         """
         import torch
         import torch.nn.functional as F
@@ -502,8 +770,9 @@ class Engine:
             ).unsqueeze(1)
         x = F.embedding(ids, self.embed)
         for li, w in enumerate(self.layers):
+            ds = self._projections(li, sel)
             h = self._rms(x, w.ln1)
-            qkv = self._linear(h, w.wqkv)
+            qkv = self._lin(h, w.wqkv, "wqkv", ds)
             q = qkv[..., :qd].view(k, length, nh, d).transpose(1, 2)
             kk = qkv[..., qd : qd + kvd].view(k, length, nkv, d).transpose(1, 2)
             v = qkv[..., qd + kvd :].view(k, length, nkv, d).transpose(1, 2)
@@ -523,14 +792,14 @@ class Engine:
                 scale=self.scale,
                 enable_gqa=nh != nkv,
             )
-            x = x + self._linear(o.transpose(1, 2).reshape(k, length, qd), w.wo)
+            x = x + self._lin(o.transpose(1, 2).reshape(k, length, qd), w.wo, "wo", ds)
             h = self._rms(x, w.ln2)
-            gu = self._linear(h, w.wgu)
-            x = x + self._linear(F.silu(gu[..., : self.inter]) * gu[..., self.inter :], w.wd)
+            gu = self._lin(h, w.wgu, "wgu", ds)
+            x = x + self._lin(F.silu(gu[..., : self.inter]) * gu[..., self.inter :], w.wd, "wd", ds)
         last = x[torch.arange(k, device=x.device), lens - 1 - start]
         return self._linear(self._rms(last, self.norm), self.lm_head)
 
-    def _decode(self, kv: tuple[Any, Any], tok: Any, pos: Any, width: int) -> Any:
+    def _decode(self, kv: tuple[Any, Any], tok: Any, pos: Any, width: int, sel: Sel = None) -> Any:
         """One step for rows ``0..n-1``: token ``tok[r]`` at position ``pos[r]``; logits."""
         import torch
         import torch.nn.functional as F
@@ -548,8 +817,9 @@ class Engine:
         mask.masked_fill_(hidden.view(n, 1, 1, width), float("-inf"))
         x = F.embedding(tok, self.embed)
         for li, w in enumerate(self.layers):
+            ds = self._projections(li, sel)
             h = self._rms(x, w.ln1)
-            qkv = self._linear(h, w.wqkv)
+            qkv = self._lin(h, w.wqkv, "wqkv", ds)
             q = self._rope(qkv[:, :qd].view(n, nh, d), cos, sin)
             kk = self._rope(qkv[:, qd : qd + kvd].view(n, nkv, d), cos, sin)
             kc, vc = kcache[li], vcache[li]
@@ -560,16 +830,20 @@ class Engine:
             s = torch.matmul(q.view(n, nkv, g, d), keys.transpose(-1, -2))  # [n, nkv, g, W]
             p = torch.softmax(s.float() * self.scale + mask, dim=-1).to(q.dtype)
             o = torch.matmul(p, vals)  # [n, nkv, g, D]
-            x = x + self._linear(o.reshape(n, qd), w.wo)
+            x = x + self._lin(o.reshape(n, qd), w.wo, "wo", ds)
             h = self._rms(x, w.ln2)
-            gu = self._linear(h, w.wgu)
-            x = x + self._linear(F.silu(gu[:, : self.inter]) * gu[:, self.inter :], w.wd)
+            gu = self._lin(h, w.wgu, "wgu", ds)
+            x = x + self._lin(F.silu(gu[:, : self.inter]) * gu[:, self.inter :], w.wd, "wd", ds)
         return self._linear(self._rms(x, self.norm), self.lm_head)
 
-    def _step(self, kv: tuple[Any, Any], tok: Any, pos: Any, width: int) -> Any:
-        """The decode step; on CUDA a compiled fixed-shape one (CUDA graphs) when it works."""
-        if not self.is_cuda or self._compile_failed or os.environ.get(ENV_COMPILE) == "0":
-            return self._decode(kv, tok, pos, width)
+    def _step(self, kv: tuple[Any, Any], tok: Any, pos: Any, width: int, sel: Sel = None) -> Any:
+        """The decode step; on CUDA a compiled fixed-shape one (CUDA graphs) when it works.
+
+        Steps with adapter rows (``sel``) run eagerly: their row sets change between steps.
+        """
+        eager = self._compile_failed or os.environ.get(ENV_COMPILE) == "0"
+        if not self.is_cuda or eager or sel:
+            return self._decode(kv, tok, pos, width, sel)
         import torch
 
         if self._compiled is None:
@@ -597,6 +871,8 @@ class Engine:
         on_tokens: Callable[[list[tuple[int, int]]], None] | None = None,
         stop: threading.Event | None = None,
         share: int = 1,
+        variants: Sequence[int] | None = None,
+        loops: int | None = None,
     ) -> None:
         """Generate for every prompt; ``on_done([(index, tokens, seconds), ...])`` as rows end.
 
@@ -612,6 +888,11 @@ class Engine:
 
         Tokens end before the first stop token (which is not included) or at
         ``max_new_tokens``. ``seconds`` is the row's share of the steps it took part in.
+
+        ``variants[i]`` (optional): the adapter variant prompt ``i`` runs as (0: these
+        weights, v >= 1: :meth:`add_variant`'s number), so one run serves a base model and
+        its adapters. ``loops`` fixes the number of decode loops (the live probe's few rows
+        run fastest as one loop on every thread).
         On CPU the slots are split between ``workers()`` decode loops, one a thread, each
         with one intra-op thread: they share nothing but the prompt queue, so no thread ever
         waits on another at a barrier (the 2 cores are shared with other processes).
@@ -631,8 +912,9 @@ class Engine:
                 slots, positions = self._k.shape[1], self._k.shape[3]
             job = _Job(prompts, max_new_tokens, stops, pad_id, positions, sampler)
             job.on_tokens, job.stop = on_tokens, stop
+            job.variants = list(variants) if variants is not None else None
             job.prefix_kv = self._shared_prefix(job)
-            n_workers = 1 if share > 1 else self.workers(slots)
+            n_workers = loops or (1 if share > 1 else self.workers(slots))
             bounds = [slots * w // n_workers for w in range(n_workers + 1)]
             loops = [
                 _Loop(self, job, self._k[:, lo:hi], self._v[:, lo:hi])
@@ -675,10 +957,11 @@ class Engine:
             if job.errors:
                 raise job.errors[0]
 
-    def _shared_prefix(self, job: _Job) -> tuple[Any, Any] | None:
-        """Keys and values of the prefix all prompts share, or None when there is none.
+    def _shared_prefix(self, job: _Job) -> dict[int, tuple[Any, Any]] | None:
+        """Keys and values of the prefix all prompts share per variant, or None when none.
 
-        That prefix is the chat template's system turn: computed once, copied into each slot.
+        That prefix is the chat template's system turn: computed once per variant (an
+        adapter changes keys and values), copied into each slot.
         """
         import torch
 
@@ -689,12 +972,18 @@ class Engine:
         dev = self.device
         head = torch.tensor([prompts[0][:shared]], dtype=torch.long, device=dev)
         zero = torch.zeros(1, dtype=torch.long, device=dev)
-        self._prefill((self._k, self._v), head, torch.tensor([shared], device=dev), zero)
         job.shared = shared
-        return (
-            self._k[:, 0, :, :shared].clone().unsqueeze(1),
-            self._v[:, 0, :, :shared].clone().unsqueeze(1),
-        )
+        out = {}
+        for v in sorted(set(job.variants or [0])):
+            sel = [(v, None)] if v else None
+            self._prefill(
+                (self._k, self._v), head, torch.tensor([shared], device=dev), zero, 0, sel
+            )
+            out[v] = (
+                self._k[:, 0, :, :shared].clone().unsqueeze(1),
+                self._v[:, 0, :, :shared].clone().unsqueeze(1),
+            )
+        return out
 
 
 class _Job:
@@ -717,7 +1006,8 @@ class _Job:
         self.sampler = sampler
         self.queue = deque(sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i)))
         self.shared = 0
-        self.prefix_kv: tuple[Any, Any] | None = None
+        self.prefix_kv: dict[int, tuple[Any, Any]] | None = None
+        self.variants: list[int] | None = None
         self.finished: queue_mod.Queue = queue_mod.Queue()
         self.report: Callable[[list[tuple[int, list[int], float]]], None] = self.finished.put
         self.errors: list[BaseException] = []
@@ -737,6 +1027,27 @@ class _Job:
     def empty(self) -> bool:
         """True when no prompt waits for a slot."""
         return not self.queue
+
+    def variant(self, i: int) -> int:
+        """The adapter variant of prompt ``i`` (0: the engine's own weights)."""
+        return self.variants[i] if self.variants is not None else 0
+
+    def select(self, reqs: Sequence[int], device: Any) -> Sel:
+        """Which rows (holding prompts ``reqs``, -1 for a free row) run which adapter."""
+        if self.variants is None:
+            return None
+        import torch
+
+        vs = [self.variants[i] if i >= 0 else 0 for i in reqs]
+        kinds = set(vs) - {0}
+        if not kinds:
+            return None
+        if len(kinds) == 1 and 0 not in vs:
+            return [(vs[0], None)]
+        return [
+            (v, torch.tensor([r for r, x in enumerate(vs) if x == v], device=device))
+            for v in sorted(kinds)
+        ]
 
 
 class _Loop:
@@ -827,10 +1138,14 @@ class _Loop:
                     req[s], out[i], secs[i] = i, [], 0.0
                     pos[s] = len(prompts[i]) - 1  # becomes len(prompt) once its token is in
                 slot_t = torch.tensor(take, device=dev)
-                if job.prefix_kv is not None:
-                    self.kv[0][:, slot_t, :, :shared] = job.prefix_kv[0]
-                    self.kv[1][:, slot_t, :, :shared] = job.prefix_kv[1]
-                logits = eng._prefill(self.kv, ids.to(dev), lens, slot_t, shared)
+                for v, (pk, pv) in (job.prefix_kv or {}).items():
+                    mine = [s for s, i in zip(take, reqs, strict=True) if job.variant(i) == v]
+                    if mine:
+                        at = torch.tensor(mine, device=dev)
+                        self.kv[0][:, at, :, :shared] = pk
+                        self.kv[1][:, at, :, :shared] = pv
+                sel = job.select(reqs, dev)
+                logits = eng._prefill(self.kv, ids.to(dev), lens, slot_t, shared, sel)
                 toks = pick(logits, take)
                 share = (time.perf_counter() - started) / len(take)
                 for i in reqs:
@@ -849,7 +1164,7 @@ class _Loop:
             width = job.positions if eng.is_cuda else max(pos[r] for r in live) + 1
             tok_t = torch.tensor(last[:n], dtype=torch.long, device=dev)
             pos_t = torch.tensor(pos[:n], dtype=torch.long, device=dev)
-            logits = eng._step(self.kv, tok_t, pos_t, width)
+            logits = eng._step(self.kv, tok_t, pos_t, width, job.select(req[:n], dev))
             if len(live) < n:
                 logits = logits[torch.tensor(live, device=dev)]
             toks = pick(logits, live)
@@ -908,6 +1223,7 @@ def stream_batch(
     stop: threading.Event | None = None,
     every: float = 0.05,
     share: int = 1,
+    loops: int | None = None,
 ) -> Iterator[StreamEvent]:
     """Generate every prompt in one engine batch and yield each one's text as it grows.
 
@@ -930,23 +1246,43 @@ def stream_batch(
                 i, text.strip(), True, Generation(text.strip(), 0, time.perf_counter() - started)
             )
         return
-    tok = lm.tokenizer
+    yield from stream_joint([lm], prompts, cfg, stop=stop, every=every, share=share, loops=loops)
+
+
+def stream_joint(
+    lms: Sequence[LoadedModel],
+    prompts: Sequence[str],
+    cfg: GenerationConfig,
+    *,
+    stop: threading.Event | None = None,
+    every: float = 0.05,
+    share: int = 1,
+    loops: int | None = None,
+) -> Iterator[StreamEvent]:
+    """:func:`stream_batch` for every model of ``lms`` in one engine run (:func:`generate_joint`).
+
+    Event ``index`` ``m * len(prompts) + i`` is prompt ``i`` on model ``m``.
+    """
+    stop = stop or threading.Event()
+    n_prompts = len(prompts)
+    total = n_prompts * len(lms)
     events: queue_mod.Queue = queue_mod.Queue()
-    tokens: dict[int, list[int]] = {i: [] for i in range(len(prompts))}
+    tokens: dict[int, list[int]] = {i: [] for i in range(total)}
 
     def on_tokens(batch: list[tuple[int, int]]) -> None:
         events.put(("tokens", batch))
 
     def work() -> None:
         try:
-            gens = generate_fast(
-                lm,
+            gens = generate_joint(
+                lms,
                 prompts,
                 cfg,
                 on_tokens=on_tokens,
                 stop=stop,
                 on_batch=lambda idx, g: events.put(("done", list(zip(idx, g, strict=True)))),
                 share=share,
+                loops=loops,
             )
             events.put(("end", gens))
         except BaseException as exc:  # surfaced as errors on the unfinished rows
@@ -954,37 +1290,49 @@ def stream_batch(
 
     thread = threading.Thread(target=work, daemon=True, name="srllm-stream")
     thread.start()
-    last_emit: dict[int, float] = {}
     finished: set[int] = set()
+    wake = 0.0
     try:
-        while len(finished) < len(prompts):
-            kind, payload = events.get()
-            if kind == "tokens":
-                now = time.perf_counter()
-                changed = set()
-                for i, t in payload:
-                    tokens[i].append(t)
-                    changed.add(i)
-                for i in changed:
-                    if now - last_emit.get(i, 0.0) >= every:
-                        last_emit[i] = now
-                        yield StreamEvent(i, tok.decode(tokens[i], skip_special_tokens=True), False)
-            elif kind == "done":
-                for i, g in payload:
-                    finished.add(i)
-                    yield StreamEvent(i, g.text or "", True, g)
-            elif kind == "end":
-                for i, g in enumerate(payload):
-                    if i not in finished:
+        while len(finished) < total:
+            # wake at most every ``every`` seconds and take whatever arrived: a consumer
+            # woken on every step steals a core from the decode loop's threads
+            time.sleep(max(0.0, wake - time.perf_counter()))
+            batch = [events.get()]
+            while True:
+                try:
+                    batch.append(events.get_nowait())
+                except queue_mod.Empty:
+                    break
+            wake = time.perf_counter() + every
+            changed: set[int] = set()
+            ended: list[StreamEvent] = []
+            for kind, payload in batch:
+                if kind == "tokens":
+                    for i, t in payload:
+                        tokens[i].append(t)
+                        changed.add(i)
+                elif kind == "done":
+                    for i, g in payload:
                         finished.add(i)
-                        g = g or Generation(None, 0, 0.0, error="the engine stopped")
-                        yield StreamEvent(i, g.text or "", True, g)
-            else:
-                for i in range(len(prompts)):
-                    if i not in finished:
-                        finished.add(i)
-                        g = Generation(None, 0, 0.0, error=f"{type(payload).__name__}: {payload}")
-                        yield StreamEvent(i, "", True, g)
+                        ended.append(StreamEvent(i, g.text or "", True, g))
+                elif kind == "end":
+                    for i, g in enumerate(payload):
+                        if i not in finished:
+                            finished.add(i)
+                            g = g or Generation(None, 0, 0.0, error="the engine stopped")
+                            ended.append(StreamEvent(i, g.text or "", True, g))
+                else:
+                    err = f"{type(payload).__name__}: {payload}"
+                    for i in range(total):
+                        if i not in finished:
+                            finished.add(i)
+                            ended.append(
+                                StreamEvent(i, "", True, Generation(None, 0, 0.0, error=err))
+                            )
+            for i in sorted(changed - finished):
+                tok = lms[i // n_prompts].tokenizer
+                yield StreamEvent(i, tok.decode(tokens[i], skip_special_tokens=True), False)
+            yield from ended
     finally:
-        if len(finished) < len(prompts):  # the caller went away (a rerun, a stop button)
+        if len(finished) < total:  # the caller went away (a rerun, a stop button)
             stop.set()
