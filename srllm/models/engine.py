@@ -16,6 +16,10 @@ It runs the Llama math itself on the model's own weights, behind ``srllm.models.
   a prompt's sample does not depend on which other prompts share its batch;
 - a PEFT LoRA adapter is merged into a copy of the weights (``merge_and_unload`` on a deep
   copy, once per loaded model), so base and tuned models both go fast;
+- or, for a base model and adapters on exactly its weights (:func:`joinable`), one run
+  serves them all (:func:`generate_joint`, the live probe): an adapter row adds
+  ``x A^T B^T`` (its LoRA, unmerged, as PEFT computes it) to each projection, so every step
+  reads the shared weights once for every model's rows;
 - on CUDA: the model's dtype (bfloat16 by default), a fixed-shape decode step compiled with
   ``torch.compile(mode="reduce-overhead")`` (CUDA graphs), eager if compiling fails.
 
@@ -158,7 +162,9 @@ def few_rows_loops() -> int | None:
     threads (one weight read a step) 3.5 s against 4.6 s for two single-thread loops when
     nothing else runs; beside a CLI audit the two-thread loop waits at every barrier for a
     thread the other process holds (51 s, first token 3.7 s) while single-thread loops keep
-    going (9.3 s, first token 0.5 s). So: one loop when under half the cores are busy.
+    going (10.5 s, first token 1.2 s). So: one loop when under half the cores are busy. A
+    niced process (the CLI, ``config.lower_batch_priority``) counts as free: it yields, and
+    beside a niced audit the one loop took 4.9-5.4 s (first token <= 0.6 s).
     """
     busy = busy_cpu_share()
     return 1 if busy is not None and busy < 0.5 else None
