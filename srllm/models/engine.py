@@ -171,37 +171,16 @@ def few_rows_loops() -> int | None:
 
 
 def generate_fast(
-    lm: LoadedModel,
-    prompts: Sequence[str],
-    cfg: GenerationConfig,
-    *,
-    seed_offset: int = 0,
-    on_batch: OnBatch | None = None,
-    slots: int | None = None,
-    on_tokens: Callable[[list[tuple[int, int]]], None] | None = None,
-    stop: threading.Event | None = None,
-    share: int = 1,
-    loops: int | None = None,
+    lm: LoadedModel, prompts: Sequence[str], cfg: GenerationConfig, **kw: Any
 ) -> list[Generation | None]:
     """Generate with the engine; rows it could not finish (an engine failure) stay None.
 
     ``on_batch(indices, generations)`` is called as rows finish. Sampling seeds one generator
     per prompt with ``cfg.seed + seed_offset + index``. ``share``: how many engines run at
     the same time in this process (the live probe runs one per model it cannot join);
-    each then takes that share of the CPU threads.
+    each then takes that share of the CPU threads. Keywords as :func:`generate_joint`.
     """
-    return generate_joint(
-        [lm],
-        prompts,
-        cfg,
-        seed_offset=seed_offset,
-        on_batch=on_batch,
-        slots=slots,
-        on_tokens=on_tokens,
-        stop=stop,
-        share=share,
-        loops=loops,
-    )
+    return generate_joint([lm], prompts, cfg, **kw)
 
 
 def generate_joint(
@@ -1222,23 +1201,16 @@ class StreamEvent:
 
 
 def stream_batch(
-    lm: LoadedModel,
-    prompts: Sequence[str],
-    cfg: GenerationConfig,
-    *,
-    stop: threading.Event | None = None,
-    every: float = 0.05,
-    share: int = 1,
-    loops: int | None = None,
+    lm: LoadedModel, prompts: Sequence[str], cfg: GenerationConfig, **kw: Any
 ) -> Iterator[StreamEvent]:
     """Generate every prompt in one engine batch and yield each one's text as it grows.
 
     The engine runs in a background thread; events come at most every ``every`` seconds per
     prompt, then one ``done`` event with the finished :class:`Generation` per prompt (also
     when ``stop`` is set: rows end with the tokens they have). Models the engine does not
-    support stream one prompt after another through their backend.
+    support stream one prompt after another through their backend. Keywords (``stop``,
+    ``every``, ``share``, ``loops``) as :func:`stream_joint`.
     """
-    stop = stop or threading.Event()
     if lm.remote or unsupported_reason(lm) is not None:
         backend = lm.backend or TRANSFORMERS
         for i, p in enumerate(prompts):
@@ -1246,13 +1218,13 @@ def stream_batch(
             for piece in backend.stream(lm, p, cfg):
                 text += piece
                 yield StreamEvent(i, text, False)
-                if stop.is_set():
+                if kw.get("stop") is not None and kw["stop"].is_set():
                     break
             yield StreamEvent(
                 i, text.strip(), True, Generation(text.strip(), 0, time.perf_counter() - started)
             )
         return
-    yield from stream_joint([lm], prompts, cfg, stop=stop, every=every, share=share, loops=loops)
+    yield from stream_joint([lm], prompts, cfg, **kw)
 
 
 def stream_joint(
