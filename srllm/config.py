@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import os
 import sys
+import threading
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -276,6 +277,14 @@ def prefer_passive_openmp() -> bool:
     return True
 
 
+def nice_step() -> int:
+    """How much batch work lowers its priority: ``SRLLM_NICE`` (default 10; 0: not at all)."""
+    try:
+        return int(os.environ.get("SRLLM_NICE", "10"))
+    except ValueError:
+        return 10
+
+
 def lower_batch_priority() -> int:
     """Give the command line's batch work a lower CPU priority (``nice``) than the dashboard.
 
@@ -284,14 +293,32 @@ def lower_batch_priority() -> int:
     the cores while a live probe runs (a few seconds) instead of halving its speed. Returns
     the new niceness (0 where the platform has none).
     """
-    try:
-        step = int(os.environ.get("SRLLM_NICE", "10"))
-    except ValueError:
-        step = 10
+    step = nice_step()
     if step <= 0 or not hasattr(os, "nice"):
         return 0
     try:
         return os.nice(step)
+    except OSError:
+        return 0
+
+
+def lower_thread_priority(step: int | None = None) -> int:
+    """Lower the calling thread's CPU priority by ``step`` (default ``SRLLM_NICE``, 10).
+
+    On Linux the nice value is a thread's own and the threads it starts inherit it, so a
+    dashboard's background audit (a thread of the server process) yields the cores to the
+    pages and the live probe while they work. Returns the thread's new niceness (0 where the
+    platform has no per-thread priority or ``step`` is 0).
+    """
+    step = nice_step() if step is None else step
+    get_tid = getattr(threading, "get_native_id", None)
+    if step <= 0 or not sys.platform.startswith("linux") or get_tid is None:
+        return 0
+    try:
+        tid = get_tid()
+        now = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, now + step))
+        return os.getpriority(os.PRIO_PROCESS, tid)
     except OSError:
         return 0
 

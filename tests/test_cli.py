@@ -255,3 +255,26 @@ def test_command_line_runs_at_lower_priority_than_the_dashboard(step):
     )
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.split()[-1]) == min(19, os.nice(0) + int(step))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_a_dashboard_job_thread_lowers_only_its_own_priority():
+    """Background audits of the dashboard are threads: they yield, the pages do not."""
+    import threading
+
+    from srllm.config import lower_thread_priority
+
+    main_before = os.getpriority(os.PRIO_PROCESS, 0)
+    seen: list[int] = []
+
+    def job():
+        tid = threading.get_native_id()
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        seen.extend([before, lower_thread_priority(3), os.getpriority(os.PRIO_PROCESS, tid)])
+
+    t = threading.Thread(target=job)
+    t.start()
+    t.join()
+    assert seen[1] == seen[2] == min(19, seen[0] + 3)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == main_before
+    assert lower_thread_priority(0) == 0

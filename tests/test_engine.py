@@ -171,6 +171,35 @@ def test_base_and_shipped_adapter_share_one_run_token_for_token(base_model):
     assert not engine.joinable(base_model, other)
 
 
+@pytest.mark.slow
+def test_a_probe_does_not_wait_for_a_long_run_of_the_same_model(base_model):
+    """A background audit holds the engine's cache; a probe beside it decodes in its own."""
+    import threading
+
+    cfg = GenerationConfig(max_new_tokens=16, batch_size=1)
+    alone = engine.generate_joint([base_model], PROMPTS[:4], cfg)
+    long_cfg = GenerationConfig(max_new_tokens=64, batch_size=64)
+    started = threading.Event()
+    result: list = []
+
+    def long_run():
+        result.extend(
+            engine.generate_fast(
+                base_model, PROMPTS * 6, long_cfg, on_tokens=lambda b: started.set()
+            )
+        )
+
+    t = threading.Thread(target=long_run)
+    t.start()
+    assert started.wait(120)
+    beside = engine.generate_joint([base_model], PROMPTS[:4], cfg, loops=1)
+    still_running = t.is_alive()
+    t.join()
+    assert still_running  # the probe did not queue behind the long run
+    assert [g.token_ids for g in beside] == [g.token_ids for g in alone]
+    assert len(result) == len(PROMPTS) * 6 and all(g is not None for g in result)
+
+
 def test_busy_cpu_share_is_a_share():
     busy = engine.busy_cpu_share(0.05)
     assert busy is None or 0.0 <= busy <= 1.0

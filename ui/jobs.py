@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from srllm.config import RunConfig
+from srllm.config import RunConfig, lower_thread_priority
 from srllm.errors import SrllmError
 from srllm.pipeline import Progress, run_audit
 from ui import cache
@@ -45,6 +45,7 @@ def launch(cfg: RunConfig, db: str) -> Job:
         job.progress = p
 
     def work() -> None:
+        lower_thread_priority()  # the pages and the live probe come first
         try:
             res = run_audit(
                 cfg,
@@ -107,6 +108,7 @@ def launch_task(kind: str, label: str, work: Callable[[Reporter], None]) -> Task
         task.fraction, task.text = max(0.0, min(1.0, fraction)), text
 
     def run() -> None:
+        lower_thread_priority()
         try:
             work(report)
         except TaskStopped:

@@ -552,7 +552,8 @@ class Engine:
         self._sin: Any = None
         self._k: Any = None  # [layers, slots, kv_heads, positions, head_dim]
         self._v: Any = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held by the run that uses the shared KV cache
+        self._setup_lock = threading.Lock()  # rope tables and adapter variants
         self._threads = torch.get_num_threads()
         self.is_cuda = str(device).startswith("cuda")
         self._linear = self._pick_linear()
@@ -608,7 +609,7 @@ class Engine:
         """
         import torch
 
-        with self._lock:
+        with self._setup_lock:
             have = self._variant_of.get(peft_model)
             if have is not None:
                 return have
@@ -678,13 +679,15 @@ class Engine:
     def _ensure_rope(self, positions: int) -> None:
         import torch
 
-        if self._cos is not None and self._cos.shape[0] >= positions:
-            return
-        n = max(positions, 256)
-        pos = torch.arange(n, device=self.device).unsqueeze(0)
-        probe = torch.empty(0, device=self.device, dtype=self.dtype)
-        cos, sin = self._rotary(probe, pos)
-        self._cos, self._sin = cos[0].contiguous(), sin[0].contiguous()
+        with self._setup_lock:  # a longer table holds the shorter one: readers never mind
+            if self._cos is not None and self._cos.shape[0] >= positions:
+                return
+            n = max(positions, 256)
+            pos = torch.arange(n, device=self.device).unsqueeze(0)
+            probe = torch.empty(0, device=self.device, dtype=self.dtype)
+            cos, sin = self._rotary(probe, pos)
+            self._sin = sin[0].contiguous()
+            self._cos = cos[0].contiguous()
 
     def _ensure_cache(self, slots: int, positions: int) -> None:
         import torch
@@ -882,6 +885,9 @@ class Engine:
         with one intra-op thread: they share nothing but the prompt queue, so no thread ever
         waits on another at a barrier (the 2 cores are shared with other processes).
         ``on_done`` is always called in the calling thread.
+
+        On CPU a run that finds the shared KV cache in use (a background audit of the same
+        model) does not wait for it: it decodes in a cache of its own, sized for its rows.
         """
         import torch
 
@@ -889,60 +895,86 @@ class Engine:
             return
         longest = max(len(p) for p in prompts)
         positions = longest + max_new_tokens
-        with self._lock, torch.inference_mode():
-            self._ensure_rope(positions)
-            slots = min(self._fit_slots(slots, positions), len(prompts))
-            self._ensure_cache(slots, positions)
-            if self.is_cuda:
-                slots, positions = self._k.shape[1], self._k.shape[3]
-            job = _Job(prompts, max_new_tokens, stops, pad_id, positions, sampler)
-            job.on_tokens, job.stop = on_tokens, stop
-            job.variants = list(variants) if variants is not None else None
-            job.prefix_kv = self._shared_prefix(job)
-            n_workers = loops or (1 if share > 1 else self.workers(slots))
-            bounds = [slots * w // n_workers for w in range(n_workers + 1)]
-            loops = [
-                _Loop(self, job, self._k[:, lo:hi], self._v[:, lo:hi])
-                for lo, hi in zip(bounds, bounds[1:], strict=False)
-            ]
-            if n_workers == 1:
-                job.report = on_done
-                if share > 1 and not self.is_cuda:
-                    before = torch.get_num_threads()
-                    torch.set_num_threads(max(1, self._threads // share))  # this thread only
-                    try:
-                        loops[0].run()
-                    finally:
-                        torch.set_num_threads(before)
+        held = self._lock.acquire(blocking=self.is_cuda)
+        try:
+            with torch.inference_mode():
+                self._ensure_rope(positions)
+                slots = min(self._fit_slots(slots, positions), len(prompts))
+                if held:
+                    self._ensure_cache(slots, positions)
+                    kc, vc = self._k, self._v
+                    if self.is_cuda:
+                        slots, positions = kc.shape[1], kc.shape[3]
                 else:
-                    loops[0].run()
-                return
-            threads = [
-                threading.Thread(target=lp.run_in_thread, daemon=True, name=f"srllm-engine-{i}")
-                for i, lp in enumerate(loops)
-            ]
-            for t in threads:
-                t.start()
-            try:
-                while any(t.is_alive() for t in threads) or not job.finished.empty():
-                    try:
-                        on_done(job.finished.get(timeout=0.05))
-                    except queue_mod.Empty:
-                        continue
-            except BaseException as exc:
-                # on_done raised (an audit's Stop, say): end every loop after its current
-                # step, so none outlives this call and writes into the cache the next run uses
-                job.errors.append(exc)
-                with job.lock:
-                    job.queue.clear()
-                raise
-            finally:
-                for t in threads:
-                    t.join()
-            if job.errors:
-                raise job.errors[0]
+                    shape = (len(self.layers), slots, self.n_kv, positions, self.head_dim)
+                    kc = torch.zeros(shape, dtype=self.dtype, device=self.device)
+                    vc = torch.zeros(shape, dtype=self.dtype, device=self.device)
+                job = _Job(prompts, max_new_tokens, stops, pad_id, positions, sampler)
+                job.on_tokens, job.stop = on_tokens, stop
+                job.variants = list(variants) if variants is not None else None
+                job.prefix_kv = self._shared_prefix(job, kc, vc)
+                n_workers = loops or (1 if share > 1 else self.workers(slots))
+                self._run_loops(job, kc, vc, slots, n_workers, share, on_done)
+        finally:
+            if held:
+                self._lock.release()
 
-    def _shared_prefix(self, job: _Job) -> dict[int, tuple[Any, Any]] | None:
+    def _run_loops(
+        self,
+        job: _Job,
+        kc: Any,
+        vc: Any,
+        slots: int,
+        n_workers: int,
+        share: int,
+        on_done: Callable[[list[tuple[int, list[int], float]]], None],
+    ) -> None:
+        """Split the slots between ``n_workers`` decode loops and run them to the end."""
+        import torch
+
+        bounds = [slots * w // n_workers for w in range(n_workers + 1)]
+        loops = [
+            _Loop(self, job, kc[:, lo:hi], vc[:, lo:hi])
+            for lo, hi in zip(bounds, bounds[1:], strict=False)
+        ]
+        if n_workers == 1:
+            job.report = on_done
+            if share > 1 and not self.is_cuda:
+                before = torch.get_num_threads()
+                torch.set_num_threads(max(1, self._threads // share))  # this thread only
+                try:
+                    loops[0].run()
+                finally:
+                    torch.set_num_threads(before)
+            else:
+                loops[0].run()
+            return
+        threads = [
+            threading.Thread(target=lp.run_in_thread, daemon=True, name=f"srllm-engine-{i}")
+            for i, lp in enumerate(loops)
+        ]
+        for t in threads:
+            t.start()
+        try:
+            while any(t.is_alive() for t in threads) or not job.finished.empty():
+                try:
+                    on_done(job.finished.get(timeout=0.05))
+                except queue_mod.Empty:
+                    continue
+        except BaseException as exc:
+            # on_done raised (an audit's Stop, say): end every loop after its current
+            # step, so none outlives this call and writes into the cache the next run uses
+            job.errors.append(exc)
+            with job.lock:
+                job.queue.clear()
+            raise
+        finally:
+            for t in threads:
+                t.join()
+        if job.errors:
+            raise job.errors[0]
+
+    def _shared_prefix(self, job: _Job, kc: Any, vc: Any) -> dict[int, tuple[Any, Any]] | None:
         """Keys and values of the prefix all prompts share per variant, or None when none.
 
         That prefix is the chat template's system turn: computed once per variant (an
@@ -961,12 +993,10 @@ class Engine:
         out = {}
         for v in sorted(set(job.variants or [0])):
             sel = [(v, None)] if v else None
-            self._prefill(
-                (self._k, self._v), head, torch.tensor([shared], device=dev), zero, 0, sel
-            )
+            self._prefill((kc, vc), head, torch.tensor([shared], device=dev), zero, 0, sel)
             out[v] = (
-                self._k[:, 0, :, :shared].clone().unsqueeze(1),
-                self._v[:, 0, :, :shared].clone().unsqueeze(1),
+                kc[:, 0, :, :shared].clone().unsqueeze(1),
+                vc[:, 0, :, :shared].clone().unsqueeze(1),
             )
         return out
 
