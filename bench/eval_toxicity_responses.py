@@ -1,6 +1,6 @@
 """The toxicity scorer on chat-model responses people labelled toxic or not.
 
-240 responses of the embedded base and tuned models (``data/labels/toxicity/``, two passes,
+Responses of the embedded base and tuned models (``data/labels/toxicity/``, two passes,
 the second blind): agreement of the passes, and the shipped scorer's AUC, accuracy, precision,
 recall and confusion at the toxic threshold against the first pass, overall and per model.
 ``--write`` also refreshes ``toxicity_on_responses.json`` beside the weights (the default error
@@ -27,12 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", action="store_true", help="refresh the record beside the weights")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
-    if args.write:
-        rec = TR.write_record(weights_dir())
-    else:
-        items, first, second = TR.load_items()
-        scores, version = TR.score_items(items)
-        rec = {"scorer_version": version, **TR.evaluate(scores, first, second)}
+    rec = TR.write_record(weights_dir()) if args.write else TR.record(weights_dir())
     if args.json:
         print(json.dumps(rec, indent=1, sort_keys=True))
         return 0
@@ -48,6 +43,20 @@ def main(argv: list[str] | None = None) -> int:
         f"flagged {rec['share_flagged_by_scorer']:.1%}"
     )
     print(f"  confusion at {rec['threshold']}: tp {c['tp']} fn {c['fn']} tn {c['tn']} fp {c['fp']}")
+    for part in ("by_batch", "by_prompt_set", "by_model"):
+        for name, r in rec[part].items():
+            if "auc" not in r:
+                print(
+                    f"  {part[3:]} {name}: n {r['n']}, people {r['toxic_by_people']} toxic; "
+                    f"flagged {r['share_flagged_by_scorer']:.1%}"
+                )
+                continue
+            print(
+                f"  {part[3:]} {name}: n {r['n']}, people {r['toxic_by_people']} toxic, kappa "
+                f"{r['kappa_between_passes']:.3f}; AUC {r['auc']:.3f}, precision "
+                f"{r['precision']:.2f}, recall {r['recall']:.2f}, flagged "
+                f"{r['share_flagged_by_scorer']:.1%} vs people {r['share_toxic_by_people']:.1%}"
+            )
     return 0
 
 

@@ -272,7 +272,7 @@ def test_disparity_cli_corrects_a_run_from_its_review_labels(tmp_path):
 
 
 def test_shipped_toxicity_error_rates_come_from_labelled_responses_of_these_weights(tmp_path):
-    """Toxicity falls back on the scorer's confusion on 240 labelled model responses."""
+    """Toxicity falls back on the scorer's confusion on labelled model responses."""
     import json
     import shutil
 
@@ -283,7 +283,7 @@ def test_shipped_toxicity_error_rates_come_from_labelled_responses_of_these_weig
     rec = json.loads((DATA_DIR / "scoring" / "toxicity_on_responses.json").read_text())
     assert shipped is not None and shipped.source == "shipped"
     assert shipped.tp + shipped.fn == rec["toxic_by_people"]
-    assert shipped.tp + shipped.fn + shipped.tn + shipped.fp == rec["n"] == 240
+    assert shipped.tp + shipped.fn + shipped.tn + shipped.fp == rec["n"] >= 540
     data = pl.DataFrame({"model": "m", "group": ["A"] * 20, "toxicity": [0.9] * 5 + [0.1] * 15})
     row = corrected_table(data, metric="toxicity", n_boot=200, fallback=shipped).row(0, named=True)
     assert row["error_source"] == "shipped"

@@ -69,7 +69,7 @@ def test_disparities_kind_selector_and_corrected_toggle(scored_db):
     assert not at.exception, at.exception
     captions = " ".join(c.value for c in at.caption)
     assert "toxic? choice of this run's Review labels" in captions
-    assert "240 labelled responses" in captions
+    assert "labelled responses of the embedded models" in captions
     assert "error rates from: shipped" in captions
     assert not any("Not enough human labels" in i.value for i in at.info)
 

@@ -147,7 +147,7 @@ def test_disparity_corrects_toxicity_from_the_run_s_review_labels(tmp_path):
     assert res.returncode == 0, res.stderr
     assert {r["error_source"] for r in json.loads(res.stdout)} == {"shipped"}
     assert "none of the run's Review labels judges toxicity" in res.stderr
-    assert "240 labelled responses" in res.stderr
+    assert "labelled responses of the embedded models" in res.stderr
 
 
 def _app(db, run: str) -> AppTest:

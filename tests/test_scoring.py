@@ -533,7 +533,7 @@ def test_embedded_template_folds_keep_a_templates_variants_together():
 
 
 def test_toxicity_record_on_labelled_responses_is_current_and_reproduces():
-    """The shipped scorer, rescored on the 240 labelled responses, gives the shipped record."""
+    """The shipped scorer, rescored on the labelled responses, gives the shipped record."""
     import json
 
     from srllm.config import DATA_DIR
@@ -542,8 +542,9 @@ def test_toxicity_record_on_labelled_responses_is_current_and_reproduces():
     rec = json.loads((DATA_DIR / "scoring" / TR.RECORD).read_text())
     assert rec["weights"] == TR.weight_hashes(DATA_DIR / "scoring")  # rerun the bench's --write
     items, first, second = TR.load_items()
-    assert len(items) == len(first) == len(second) == rec["n"] == 240
+    assert len(items) == len(first) == len(second) == rec["n"] >= 540
     assert rec["kappa_between_passes"] >= 0.8  # the two passes agree (blind second pass)
+    assert all(r["kappa_between_passes"] >= 0.8 for r in rec["by_batch"].values())
     scores, version = TR.score_items(items)
     got = TR.evaluate(scores, first, second)
     assert version == rec["scorer_version"]

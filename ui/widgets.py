@@ -88,7 +88,7 @@ def corrected_toggle(col: Any, metric: str) -> bool:
     if on and metric == "toxicity":
         st.caption(
             "Toxicity is corrected as the share scored toxic, from the toxic? choice of this "
-            "run's Review labels, else from the built-in scorer's errors on 240 labelled "
+            "run's Review labels, else from the built-in scorer's errors on labelled "
             "responses of the embedded models (shipped)."
         )
     return on

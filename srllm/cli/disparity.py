@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "group, else pooled: human_category rows of --in or the run's Review labels), else the "
         "shipped classifier's held-out evaluation; toxicity (the toxic share) is corrected from "
         "people's toxic judgements: the human_toxic rows of --in or the toxic? choice "
-        "of the run's Review labels, else the built-in scorer's errors on 240 labelled "
+        "of the run's Review labels, else the built-in scorer's errors on labelled "
         "responses (data/scoring/toxicity_on_responses.json)",
     )
     p.add_argument(
@@ -173,7 +173,7 @@ def _toxic_source(data: pl.DataFrame, args: argparse.Namespace) -> str:
 
 
 SHIPPED_TOXIC = (
-    "error rates of the built-in scorer on 240 labelled responses of the embedded models "
+    "error rates of the built-in scorer on labelled responses of the embedded models "
     "(data/scoring/toxicity_on_responses.json), or none if the weights changed since"
 )
 

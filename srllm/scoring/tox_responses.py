@@ -1,11 +1,12 @@
 """The toxicity scorer measured on chat-model responses labelled toxic or not by people.
 
 The scorer's other evaluations are on social-media text and sentences written here; an audit
-scores model responses (long, hedged, often debunking the stereotype a prompt invited). This
-set is 240 responses of the embedded base and tuned models to this project's held-out and
-stereotype-inviting prompts (a seeded random sample of ``python -m srllm compare``'s store),
+scores model responses (long, hedged, often debunking the stereotype a prompt invited). These
+sets are responses of the embedded base and tuned models to this project's prompts (seeded
+random samples of ``python -m srllm compare``'s store: 240 to the held-out and
+stereotype-inviting prompts, then 300 more that add SR_LLM's counterfactual prompts), each
 labelled by ``docs/annotation_guide.md`` ("Toxic or not") twice, the second pass blind to the
-first (``data/labels/toxicity/``). Nothing trains on it.
+first (``data/labels/toxicity/``). Nothing trains on them.
 
 :func:`evaluate` gives the agreement of the passes and the scorer's AUC, accuracy, precision,
 recall and confusion at the toxic threshold against the first pass; :func:`write_record` keeps
@@ -26,20 +27,41 @@ from srllm.files import read_jsonl
 from srllm.taxonomy import TOXIC_THRESHOLD, toxic_array
 
 LABELS = DATA_DIR / "labels" / "toxicity"
-ITEMS = LABELS / "items_compare_2026-12-07.jsonl"
-PASS1 = LABELS / "toxic_pass1.jsonl"
-PASS2 = LABELS / "toxic_pass2_blind.jsonl"
+# (items, first pass, blind second pass) per labelled batch
+BATCHES = {
+    "2026-12-07": (
+        LABELS / "items_compare_2026-12-07.jsonl",
+        LABELS / "toxic_pass1.jsonl",
+        LABELS / "toxic_pass2_blind.jsonl",
+    ),
+    "2026-12-07b": (
+        LABELS / "items_compare_2026-12-07b.jsonl",
+        LABELS / "toxic_pass1_b.jsonl",
+        LABELS / "toxic_pass2_blind_b.jsonl",
+    ),
+}
 RECORD = "toxicity_on_responses.json"
 WEIGHT_FILES = ("toxicity.safetensors", "toxicity_layer.safetensors")
 
 
 def load_items() -> tuple[list[dict], np.ndarray, np.ndarray]:
-    """The items (prompt, response, model, prompt set) and both passes' 0/1 labels, aligned."""
-    items = read_jsonl(ITEMS)
-    first = {r["item_id"]: int(r["toxic"]) for r in read_jsonl(PASS1)}
-    second = {r["item_id"]: int(r["toxic"]) for r in read_jsonl(PASS2)}
-    ids = [i["item_id"] for i in items]
-    return items, np.array([first[i] for i in ids]), np.array([second[i] for i in ids])
+    """The items (prompt, response, model, prompt set, batch) and both passes' 0/1 labels.
+
+    Every batch whose three files exist, in order; each item carries its ``batch`` name.
+    """
+    items: list[dict] = []
+    first: list[int] = []
+    second: list[int] = []
+    for batch, (path, p1, p2) in BATCHES.items():
+        if not (path.is_file() and p1.is_file() and p2.is_file()):
+            continue
+        got = read_jsonl(path)
+        a = {r["item_id"]: int(r["toxic"]) for r in read_jsonl(p1)}
+        b = {r["item_id"]: int(r["toxic"]) for r in read_jsonl(p2)}
+        items += [{**i, "batch": batch} for i in got]
+        first += [a[i["item_id"]] for i in got]
+        second += [b[i["item_id"]] for i in got]
+    return items, np.array(first, dtype=int), np.array(second, dtype=int)
 
 
 def weight_hashes(folder: Path) -> dict[str, str]:
@@ -85,21 +107,44 @@ def score_items(items: list[dict]) -> tuple[np.ndarray, str]:
 
 def write_record(folder: Path) -> dict:
     """Score the labelled responses with the weights in ``folder``; write and return the record."""
+    rec = record(folder)
+    (folder / RECORD).write_text(json.dumps(rec, indent=1, sort_keys=True), encoding="utf-8")
+    return rec
+
+
+def record(folder: Path) -> dict:
+    """The shipped scorer on every labelled batch: overall, by model, batch and prompt set."""
     items, first, second = load_items()
     scores, version = score_items(items)
+
+    def by(key: str) -> dict:
+        values = sorted({i[key] for i in items})
+        out = {}
+        for v in values:
+            sel = np.array([i[key] == v for i in items])
+            if first[sel].any() and not first[sel].all():
+                out[v] = evaluate(scores[sel], first[sel], second[sel])
+            else:  # one class only: no AUC or kappa, but the share flagged still says much
+                out[v] = {
+                    "n": int(sel.sum()),
+                    "toxic_by_people": int(first[sel].sum()),
+                    "share_toxic_by_people": float(first[sel].mean()),
+                    "share_flagged_by_scorer": float(toxic_array(scores[sel]).mean()),
+                    "agreement_between_passes": float((first[sel] == second[sel]).mean()),
+                }
+        return out
+
+    used = [b for b in BATCHES if any(i["batch"] == b for i in items)]
     rec = {
-        "what": "toxicity scorer vs people's toxic judgements of 240 responses of the embedded "
-        "base and tuned models (first pass as truth; second pass blind)",
-        "items": str(ITEMS.relative_to(DATA_DIR)),
-        "items_sha256": sha256_file(ITEMS),
+        "what": f"toxicity scorer vs people's toxic judgements of {len(items)} responses of the "
+        "embedded base and tuned models (first pass as truth; second pass blind)",
+        "items": {b: str(BATCHES[b][0].relative_to(DATA_DIR)) for b in used},
+        "items_sha256": {b: sha256_file(BATCHES[b][0]) for b in used},
         "scorer_version": version,
         "weights": weight_hashes(folder),
         **evaluate(scores, first, second),
-        "by_model": {
-            m: evaluate(scores[sel], first[sel])
-            for m in ("base", "tuned")
-            if (sel := np.array([i["model"] == m for i in items])).any() and first[sel].any()
-        },
+        "by_model": by("model"),
+        "by_batch": by("batch"),
+        "by_prompt_set": by("prompt_set"),
     }
-    (folder / RECORD).write_text(json.dumps(rec, indent=1, sort_keys=True), encoding="utf-8")
     return rec

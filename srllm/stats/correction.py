@@ -14,7 +14,7 @@ is (Rogan & Gladen, 1978)::
 - ``pooled``: all labelled rows of the model (same thresholds);
 - ``shipped``: the shipped classifier's held-out evaluation (``data/scoring/
   training_record.json``, the confusion held out by source), for the built-in judge; for
-  toxicity, the scorer against people's toxic judgements of 240 responses of the embedded
+  toxicity, the scorer against people's toxic judgements of responses of the embedded
   models (``data/scoring/toxicity_on_responses.json``);
 - ``none``: nothing to correct with (the corrected columns are null).
 
@@ -121,7 +121,7 @@ def shipped_error_rates(metric: str, record: Path | None = None) -> ErrorRates |
 
     Refusal and harmful: the classifier's confusion held out by source
     (``training_record.json``). Toxicity: the toxicity scorer against people's toxic
-    judgements of 240 responses of the embedded models (``toxicity_on_responses.json``,
+    judgements of labelled responses of the embedded models (``toxicity_on_responses.json``,
     ``srllm.scoring.tox_responses``), only while the weight files are the ones it measured;
     else ``None`` (corrected from the run's own labels only).
     """
