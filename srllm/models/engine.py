@@ -912,8 +912,14 @@ class Engine:
                 job = _Job(prompts, max_new_tokens, stops, pad_id, positions, sampler)
                 job.on_tokens, job.stop = on_tokens, stop
                 job.variants = list(variants) if variants is not None else None
-                job.prefix_kv = self._shared_prefix(job, kc, vc)
                 n_workers = loops or (1 if share > 1 else self.workers(slots))
+                threads = torch.get_num_threads()
+                if n_workers > 1 or share > 1:  # as the loops will: no barrier to wait at
+                    torch.set_num_threads(1)  # this thread only
+                try:
+                    job.prefix_kv = self._shared_prefix(job, kc, vc)
+                finally:
+                    torch.set_num_threads(threads)
                 self._run_loops(job, kc, vc, slots, n_workers, share, on_done)
         finally:
             if held:
