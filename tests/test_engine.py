@@ -200,6 +200,61 @@ def test_a_probe_does_not_wait_for_a_long_run_of_the_same_model(base_model):
     assert len(result) == len(PROMPTS) * 6 and all(g is not None for g in result)
 
 
+@pytest.mark.slow
+def test_an_adapter_with_a_lora_outside_the_decoder_projections_does_not_join(base_model):
+    """A LoRA on the language-model head would be dropped in a joint run: it runs merged."""
+    from peft import LoraConfig, get_peft_model
+
+    from srllm.models import load_model, resolve_model
+    from srllm.models.types import LoadedModel
+
+    lm = load_model(resolve_model("base"))
+    peft_model = get_peft_model(
+        lm.model,
+        LoraConfig(
+            r=4, lora_alpha=8, target_modules=["q_proj", "lm_head"], init_lora_weights=False
+        ),
+    )
+    other = LoadedModel(
+        spec=lm.spec,
+        model=peft_model,
+        tokenizer=lm.tokenizer,
+        device=lm.device,
+        load_seconds=0.0,
+        fingerprint={},
+    )
+    assert engine._lora_only(base_model.model) and not engine._lora_only(peft_model)
+    assert not engine.joinable(base_model, other)
+
+
+def test_engine_threads_survive_a_loop_thread_that_set_one():
+    """torch starts new threads from the last count set; a decode loop sets 1 in its own."""
+    import os
+    import threading
+
+    import torch
+
+    before = torch.get_num_threads()
+    seen: list[int] = []
+
+    def loop_thread():
+        torch.set_num_threads(1)
+
+    def later_thread():
+        seen.append(engine._intra_op_threads())
+
+    try:
+        for target in (loop_thread, later_thread):
+            t = threading.Thread(target=target)
+            t.start()
+            t.join()
+    finally:
+        torch.set_num_threads(before)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if os.environ.get("OMP_NUM_THREADS") in (None, ""):
+        assert seen == [cores]
+
+
 def test_busy_cpu_share_is_a_share():
     busy = engine.busy_cpu_share(0.05)
     assert busy is None or 0.0 <= busy <= 1.0

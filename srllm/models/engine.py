@@ -69,6 +69,8 @@ _ROPE_TYPES = {"default", "linear", "llama3", "yarn"}
 _ENGINES: weakref.WeakKeyDictionary[Any, Engine] = weakref.WeakKeyDictionary()
 _ENGINES_LOCK = threading.Lock()
 _JOINS: weakref.WeakKeyDictionary[Any, tuple[Any, bool]] = weakref.WeakKeyDictionary()
+_JOINS_LOCK = threading.Lock()  # not the engines' lock: a niced job may hold that for long
+_PROJECTIONS = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 
 
 def backend_choice(requested: str | None = None) -> str:
@@ -108,6 +110,25 @@ def unsupported_reason(lm: LoadedModel) -> str | None:
     if dtype not in (torch.float32, torch.bfloat16, torch.float16):
         return f"weights in {dtype}"
     return None
+
+
+def _intra_op_threads() -> int:
+    """The CPU threads an engine may use: torch's count, unless a loop thread left it at 1.
+
+    torch starts new threads from the last count any thread set, and decode loops set 1 in
+    their own threads; then ``OMP_NUM_THREADS`` or the cores this process may run on.
+    """
+    import torch
+
+    n = torch.get_num_threads()
+    if n > 1:
+        return n
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(cores, int(env))) if env.isdigit() else cores
 
 
 def _unwrap(model: Any) -> Any:
@@ -285,23 +306,29 @@ def joinable(host: LoadedModel, lm: LoadedModel) -> bool:
     a, b = host.tokenizer, lm.tokenizer
     if (a.eos_token_id, a.pad_token_id) != (b.eos_token_id, b.pad_token_id):
         return False
-    with _ENGINES_LOCK:
+    with _JOINS_LOCK:
         seen = _JOINS.get(lm.model)
         if seen is not None and seen[0]() is host.model:
             return seen[1]
     ok = _lora_only(lm.model) and _same_base(host.model, lm.model)
-    with _ENGINES_LOCK:
+    with _JOINS_LOCK:
         _JOINS[lm.model] = (weakref.ref(host.model), ok)
     return ok
 
 
 def _lora_only(peft_model: Any) -> bool:
-    """Plain LoRA on linear layers, one active adapter (what :meth:`Engine.add_variant` adds)."""
-    for _, m in _unwrap(peft_model).named_modules():
+    """Plain LoRA on the decoder layers' seven projections only, one active adapter.
+
+    That is what :meth:`Engine.add_variant` adds; a LoRA elsewhere (the language-model head,
+    say) would be dropped, so such an adapter runs merged on its own engine instead.
+    """
+    for name, m in _unwrap(peft_model).named_modules():
         if hasattr(m, "lora_A"):
             try:
-                _lora_of(m)
+                active = _lora_of(m) is not None
             except ValueError:
+                return False
+            if active and (name.rsplit(".", 1)[-1] not in _PROJECTIONS or ".layers." not in name):
                 return False
         elif hasattr(m, "lora_embedding_A") and m.lora_embedding_A:
             return False
@@ -337,7 +364,12 @@ def _equal_weights(host_model: Any, peft_model: Any) -> bool:
     }
     if mine.keys() != theirs.keys():
         return False
-    return all(mine[k].shape == theirs[k].shape and torch.equal(mine[k], theirs[k]) for k in mine)
+    return all(
+        mine[k].shape == theirs[k].shape
+        and mine[k].dtype == theirs[k].dtype
+        and torch.equal(mine[k], theirs[k])
+        for k in mine
+    )
 
 
 def _lora_of(m: Any) -> tuple[Any, Any] | None:
@@ -345,6 +377,8 @@ def _lora_of(m: Any) -> tuple[Any, Any] | None:
     names = list(getattr(m, "active_adapters", None) or [])
     lora_a = getattr(m, "lora_A", None)
     if lora_a is None or not names or names[0] not in lora_a:
+        return None
+    if getattr(m, "disable_adapters", False):
         return None
     if len(names) > 1:
         raise ValueError("more than one active adapter")
@@ -554,7 +588,7 @@ class Engine:
         self._v: Any = None
         self._lock = threading.Lock()  # held by the run that uses the shared KV cache
         self._setup_lock = threading.Lock()  # rope tables and adapter variants
-        self._threads = torch.get_num_threads()
+        self._threads = _intra_op_threads()
         self.is_cuda = str(device).startswith("cuda")
         self._linear = self._pick_linear()
         self._compiled: Any = None
@@ -627,8 +661,15 @@ class Engine:
                 raise ValueError("the adapter's model has a different number of layers")
             with torch.no_grad():
                 self._variants.append(deltas)
-            self._variant_of[peft_model] = len(self._variants)
-            return len(self._variants)
+            number = len(self._variants)
+            self._variant_of[peft_model] = number
+            weakref.finalize(peft_model, self._drop_variant, number)
+            return number
+
+    def _drop_variant(self, number: int) -> None:
+        """Free a garbage-collected adapter's matrices (its number is never reused)."""
+        with self._setup_lock:
+            self._variants[number - 1] = []
 
     def _projections(self, li: int, sel: Sel) -> list[tuple[_Delta, Any]]:
         return [(self._variants[v - 1][li], rows) for v, rows in sel or ()]
@@ -895,7 +936,9 @@ class Engine:
             return
         longest = max(len(p) for p in prompts)
         positions = longest + max_new_tokens
-        held = self._lock.acquire(blocking=self.is_cuda)
+        # a small job (a live probe) never waits behind a long one; a large one (an audit
+        # chunk) waits rather than hold a second cache of up to CPU_CACHE_BYTES
+        held = self._lock.acquire(blocking=self.is_cuda or len(prompts) > CPU_SLOTS)
         try:
             with torch.inference_mode():
                 self._ensure_rope(positions)
@@ -912,7 +955,7 @@ class Engine:
                 job = _Job(prompts, max_new_tokens, stops, pad_id, positions, sampler)
                 job.on_tokens, job.stop = on_tokens, stop
                 job.variants = list(variants) if variants is not None else None
-                n_workers = loops or (1 if share > 1 else self.workers(slots))
+                n_workers = min(slots, loops or (1 if share > 1 else self.workers(slots)))
                 threads = torch.get_num_threads()
                 if n_workers > 1 or share > 1:  # as the loops will: no barrier to wait at
                     torch.set_num_threads(1)  # this thread only
@@ -943,17 +986,17 @@ class Engine:
             _Loop(self, job, kc[:, lo:hi], vc[:, lo:hi])
             for lo, hi in zip(bounds, bounds[1:], strict=False)
         ]
+        # torch keeps one process-wide "last set" thread count that new threads start from
+        # (the loops' threads set 1): set this run's count explicitly, restore it after
+        before = torch.get_num_threads()
         if n_workers == 1:
             job.report = on_done
-            if share > 1 and not self.is_cuda:
-                before = torch.get_num_threads()
-                torch.set_num_threads(max(1, self._threads // share))  # this thread only
-                try:
-                    loops[0].run()
-                finally:
-                    torch.set_num_threads(before)
-            else:
+            if not self.is_cuda:
+                torch.set_num_threads(max(1, self._threads // share))
+            try:
                 loops[0].run()
+            finally:
+                torch.set_num_threads(before)
             return
         threads = [
             threading.Thread(target=lp.run_in_thread, daemon=True, name=f"srllm-engine-{i}")
@@ -977,6 +1020,7 @@ class Engine:
         finally:
             for t in threads:
                 t.join()
+            torch.set_num_threads(before)
         if job.errors:
             raise job.errors[0]
 
