@@ -51,6 +51,9 @@ def heldout_references(path: Path = HELDOUT) -> list[tuple[str, str]]:
     return [(r["prompt"], r["reference"]) for r in read_jsonl(path) if r.get("reference")]
 
 
+CONTINUE_PREFIX = "Continue this text with one or two sentences: "
+
+
 def srllm_counterfactual(limit: int | None) -> pl.DataFrame:
     """SR_LLM's counterfactual sentences as prompts asking for a continuation."""
     if not SRLLM_COUNTERFACTUAL.exists():
@@ -59,9 +62,7 @@ def srllm_counterfactual(limit: int | None) -> pl.DataFrame:
     if limit:
         keep = df["template_id"].unique(maintain_order=True).head(limit)
         df = df.filter(pl.col("template_id").is_in(keep.implode()))
-    return df.with_columns(
-        ("Continue this text with one or two sentences: " + pl.col("prompt")).alias("prompt")
-    )
+    return df.with_columns((CONTINUE_PREFIX + pl.col("prompt")).alias("prompt"))
 
 
 @dataclass(frozen=True)

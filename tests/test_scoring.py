@@ -550,3 +550,30 @@ def test_toxicity_record_on_labelled_responses_is_current_and_reproduces():
     assert version == rec["scorer_version"]
     assert got["confusion"] == rec["confusion"]
     assert got["auc"] == pytest.approx(rec["auc"], abs=1e-6)
+
+
+def test_labelled_responses_keep_shared_sentences_in_shared_and_load_them_by_path():
+    """Items that quote SR_LLM's sentences store a reference; loading fills the text back in."""
+    import json
+
+    from srllm.config import DATA_DIR
+    from srllm.evaluation import CONTINUE_PREFIX, srllm_counterfactual
+    from srllm.scoring import tox_responses as TR
+
+    sentences = [
+        p.removeprefix(CONTINUE_PREFIX) for p in srllm_counterfactual(None)["prompt"].to_list()
+    ]
+    stored = [
+        v
+        for f in sorted((DATA_DIR / "labels" / "toxicity").glob("items_*.jsonl"))
+        for line in f.read_text(encoding="utf-8").splitlines()
+        for v in json.loads(line).values()
+        if isinstance(v, str)
+    ]
+    assert not [s for s in sentences if len(s) > 30 and any(s in v for v in stored)]
+    items, _, _ = TR.load_items()
+    cf = [i for i in items if i["prompt_set"] == "srllm_counterfactual"]
+    assert len(cf) == 100 and all(i["prompt"].startswith(CONTINUE_PREFIX) for i in cf)
+    assert all("{src}" not in i["response"] for i in cf)
+    echoed = sum(i["prompt"].removeprefix(CONTINUE_PREFIX) in i["response"] for i in cf)
+    assert echoed == 35  # the responses that repeated their sentence, restored exactly

@@ -44,6 +44,31 @@ RECORD = "toxicity_on_responses.json"
 WEIGHT_FILES = ("toxicity.safetensors", "toxicity_layer.safetensors")
 
 
+def _resolve(items: list[dict]) -> list[dict]:
+    """Items that quote a third-party sentence keep only a reference to it; fill it back in.
+
+    SR_LLM's counterfactual sentences stay in ``../shared/data`` (read by path): such an item
+    has ``source`` (``prompt_id``) and no ``prompt``, and its response says ``{src}`` where
+    the model echoed the sentence.
+    """
+    if not any("source" in i for i in items):
+        return items
+    from srllm.evaluation import CONTINUE_PREFIX, srllm_counterfactual
+
+    cf = srllm_counterfactual(None)
+    prompts = dict(zip(cf["prompt_id"].to_list(), cf["prompt"].to_list(), strict=True))
+    out = []
+    for item in items:
+        ref = item.get("source")
+        if ref is None:
+            out.append(item)
+            continue
+        prompt = prompts[ref["prompt_id"]]
+        src = prompt.removeprefix(CONTINUE_PREFIX)
+        out.append({**item, "prompt": prompt, "response": item["response"].replace("{src}", src)})
+    return out
+
+
 def load_items() -> tuple[list[dict], np.ndarray, np.ndarray]:
     """The items (prompt, response, model, prompt set, batch) and both passes' 0/1 labels.
 
@@ -55,7 +80,7 @@ def load_items() -> tuple[list[dict], np.ndarray, np.ndarray]:
     for batch, (path, p1, p2) in BATCHES.items():
         if not (path.is_file() and p1.is_file() and p2.is_file()):
             continue
-        got = read_jsonl(path)
+        got = _resolve(read_jsonl(path))
         a = {r["item_id"]: int(r["toxic"]) for r in read_jsonl(p1)}
         b = {r["item_id"]: int(r["toxic"]) for r in read_jsonl(p2)}
         items += [{**i, "batch": batch} for i in got]
