@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import os
 import sys
 import threading
@@ -321,6 +322,20 @@ def lower_thread_priority(step: int | None = None) -> int:
         return os.getpriority(os.PRIO_PROCESS, tid)
     except OSError:
         return 0
+
+
+def sha256_file_cached(path: str | Path) -> str:
+    """:func:`sha256_file` of a whole file, hashed once per (path, size, modification time).
+
+    For checks that pages rerun often (the shipped toxicity record's weight hashes).
+    """
+    st = Path(path).stat()
+    return _sha256_of(str(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_file(path)
 
 
 def sha256_file(path: str | Path, limit: int | None = None) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from srllm.config import DATA_DIR, sha256_file
+from srllm.config import DATA_DIR, sha256_file, sha256_file_cached
 from srllm.files import read_jsonl
 from srllm.taxonomy import TOXIC_THRESHOLD, toxic_array
 
@@ -91,7 +91,7 @@ def load_items() -> tuple[list[dict], np.ndarray, np.ndarray]:
 
 def weight_hashes(folder: Path) -> dict[str, str]:
     """sha256 of each toxicity weight file present in ``folder``."""
-    return {f: sha256_file(folder / f) for f in WEIGHT_FILES if (folder / f).is_file()}
+    return {f: sha256_file_cached(folder / f) for f in WEIGHT_FILES if (folder / f).is_file()}
 
 
 def evaluate(scores: np.ndarray, human: np.ndarray, second: np.ndarray | None = None) -> dict:

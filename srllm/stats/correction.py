@@ -29,7 +29,6 @@ the corrected one does not: classifier error could explain it.
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from srllm.config import sha256_file_cached
 from srllm.errors import DataError
 from srllm.taxonomy import HARMFUL, REFUSALS, is_toxic
 
@@ -155,7 +155,7 @@ def _shipped_toxicity_rates(path: Path) -> ErrorRates | None:
         rec = json.loads(Path(path).read_text(encoding="utf-8"))
         conf, weights = rec["confusion"], rec["weights"]
         current = {
-            f: _file_sha(Path(path).parent / f)
+            f: sha256_file_cached(Path(path).parent / f)
             for f in weights
             if (Path(path).parent / f).is_file()
         }
@@ -170,19 +170,6 @@ def _shipped_toxicity_rates(path: Path) -> ErrorRates | None:
         )
     except (OSError, KeyError, ValueError, TypeError):
         return None
-
-
-def _file_sha(path: Path) -> str:
-    """sha256 of a file, hashed once per (path, size, modification time): pages rerun often."""
-    st = path.stat()
-    return _sha_of(str(path), st.st_size, st.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=16)
-def _sha_of(path: str, size: int, mtime_ns: int) -> str:
-    from srllm.config import sha256_file
-
-    return sha256_file(path)
 
 
 def _draw(k: int, n: int, size: int, rng: np.random.Generator) -> np.ndarray:
