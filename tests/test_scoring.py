@@ -189,6 +189,29 @@ def test_obfuscation_is_undone_before_scoring():
     assert deobfuscate("you are s c u m") == "you are scum"
     assert deobfuscate("sooooo baaaad") == "soo baad"
     assert deobfuscate("1337 and 2024") == "1337 and 2024"
+    assert deobfuscate("h8 them, b4n them") == "hate them, ban them"
+
+
+def test_plain_misspellings_are_read_as_the_words_they_hide():
+    from srllm.scoring.text import prepare, respell
+
+    # a swapped, dropped or added letter hiding an abusive word or a group term
+    assert respell("they are vremin") == "they are vermin"
+    assert respell("they are parsites") == "they are parasites"
+    assert respell("so stupiid") == "so stupid"
+    assert prepare("Blaaack people are filthy anmals") == "grp are filthy animals"
+    # a slip in a common word, when the word is long enough to be sure
+    assert (
+        respell("we met at the libary near the station") == "we met at the library near the station"
+    )
+    assert respell("what an amaznig place this is") == "what an amazing place this is"
+    # a slip of a frequent word is read as that word, never as a slur ("whre" is "where")
+    assert respell("whre are you now") == "whre are you now"
+    # text that is mostly unknown words (another language) is left as it is
+    assert respell("ich hatte viel spass gestern") == "ich hatte viel spass gestern"
+    # known words, short slang, names and hashtags are left alone
+    for text in ("the rant was long", "i resent that", "theres a convo", "#maga lars tumblr"):
+        assert respell(text) == text
 
 
 def test_robust_inputs_are_scored():
@@ -322,11 +345,47 @@ def test_training_record_matches_shared_data():
         assert sha256_file(path) == item["sha256"], item["file"]
     for item in record["project_files"]:
         assert sha256_file(ROOT / item["file"]) == item["sha256"], item["file"]
+    # the tuned layer shipped is the one the record describes (trained or kept)
+    assert sha256_file(WEIGHTS / "toxicity_layer.safetensors") == record["tox_layer"]["sha256"]
     # evaluation-only sets are never among the training files
     train = {f["file"] for f in record["train_files"]}
     assert not any(f.startswith(("do_not_answer", "jigsaw_fuzzed")) for f in train)
     assert "social_bias_frames/SBIC.v2.agg.tst.csv" not in train
     assert "gptfuzz/evaluate.csv" not in train
+
+
+def test_toxic_contrast_rows_weigh_more_and_a_kept_layer_must_match_its_record(
+    monkeypatch, tmp_path
+):
+    from srllm.scoring import recipe as R
+    from srllm.scoring.data import sha256_file
+    from srllm.scoring.train_scorers import keep_tox_layer
+
+    corpus = pl.DataFrame(
+        {"source": ["contrasts", "contrasts", "sbf_dev", "sbf_dev"], "y": [1, 0, 1, 0]}
+    )
+    w = R.toxicity_row_weights(corpus)
+    base = R.TOX_SOURCE_WEIGHT
+    assert w.tolist() == [
+        base["contrasts"] * R.TOX_TOXIC_WEIGHT["contrasts"],
+        base["contrasts"],
+        base["sbf_dev"],
+        base["sbf_dev"],
+    ]
+
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    layer = shipped / "toxicity_layer.safetensors"
+    layer.write_bytes(b"layer weights")
+    rec = {"tox_layer": {"sha256": sha256_file(layer), "epochs": 2, "lr": 2e-4}}
+    (shipped / "training_record.json").write_text(json.dumps(rec))
+    monkeypatch.setenv("SRLLM_SCORING_DIR", str(shipped))
+    path, entry = keep_tox_layer(tmp_path / "out")
+    assert path.read_bytes() == b"layer weights"
+    assert entry["sha256"] == rec["tox_layer"]["sha256"] and "kept_from" in entry
+    layer.write_bytes(b"other weights")  # a layer its record does not describe is refused
+    with pytest.raises(SystemExit):
+        keep_tox_layer(tmp_path / "out2")
 
 
 def test_toxicity_backends_fail_clearly(monkeypatch, tmp_path):

@@ -57,6 +57,12 @@ TOX_SOURCE_WEIGHT = {
     "benign_mentions": 1.0,
     "everyday": 1.0,
 }
+# the linear model weighs the toxic rows of these sources this much more (the tuned layer
+# does not): the project's written hate (explicit, implicit, threats, obfuscated) had too
+# little pull against its many harmless sentences naming a group; "grp are so stupid" scored
+# 0.36. Chosen on the dev protocol: functional dev half 0.843 -> 0.862, SBF dev slice and
+# everyday false alarms unchanged.
+TOX_TOXIC_WEIGHT = {"contrasts": 2.0}
 CONTRASTS = "train/toxicity_contrasts.jsonl"
 BENIGN_MENTIONS = "train/benign_group_mentions.jsonl"
 # harmless everyday text naming no group (recipes, instructions, "kill the process"); the
@@ -323,14 +329,28 @@ class ToxicityModel:
         return (1.0 - TOX_MLP_WEIGHT) * p + TOX_MLP_WEIGHT * self.mlp.predict_proba(dense)
 
 
+def toxicity_row_weights(corpus: pl.DataFrame) -> np.ndarray:
+    """Each row's weight in the linear toxicity model.
+
+    Its source's weight, times :data:`TOX_TOXIC_WEIGHT` for the toxic rows of the sources
+    named there.
+    """
+    src = corpus["source"].to_list()
+    w = np.array([TOX_SOURCE_WEIGHT[s] for s in src])
+    y = corpus["y"].to_numpy()
+    for s, f in TOX_TOXIC_WEIGHT.items():
+        w[(np.array(src) == s) & (y == 1)] *= f
+    return w
+
+
 def fit_toxicity(corpus: pl.DataFrame, *, c: float = TOX_C, meta: dict | None = None):
     """Both parts of :class:`ToxicityModel` on prepared (de-obfuscated, identity-masked) texts.
 
-    The MLP sees rows drawn with the source weights (then class-balanced), seed 0.
+    The MLP sees rows drawn with :func:`toxicity_row_weights` (then class-balanced), seed 0.
     """
     texts = [prepare(t) for t in corpus["text"].to_list()]
-    w = np.array([TOX_SOURCE_WEIGHT[s] for s in corpus["source"].to_list()])
     y = corpus["y"].to_numpy()
+    w = toxicity_row_weights(corpus)
     dense = toxicity_dense(texts)
     linear = fit_hashed(
         texts,

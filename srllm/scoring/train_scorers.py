@@ -332,7 +332,7 @@ def evaluate_toxicity(tox: R.ToxicityModel, corpus: pl.DataFrame, quick: bool) -
         tg = corpus.filter(pl.col("source") == "toxigen")
         groups = sorted(set(tg["group"].to_list()))
         folds = {g: i % 3 for i, g in enumerate(groups)}
-        scores, ys = [], []
+        scores, ys, per_fold = [], [], []
         for k in range(3):
             held = [g for g in groups if folds[g] == k]
             train = corpus.filter(~((pl.col("source") == "toxigen") & pl.col("group").is_in(held)))
@@ -340,9 +340,14 @@ def evaluate_toxicity(tox: R.ToxicityModel, corpus: pl.DataFrame, quick: bool) -
             te = tg.filter(pl.col("group").is_in(held))
             scores.append(R.score_toxicity(m, te["text"].to_list()))
             ys.append(te["y"].to_numpy())
+            auc = float(roc_auc_score(ys[-1], scores[-1]))
+            per_fold.append({"groups": held, "n": te.height, "auc": auc})
         out["toxigen_groupwise_auc"] = float(
             roc_auc_score(np.concatenate(ys), np.concatenate(scores))
         )
+        # one model per fold, as a scorer meets groups it never saw (the pooled figure also
+        # compares scores of different fold models with each other)
+        out["toxigen_folds"] = per_fold
     return out
 
 
@@ -374,6 +379,16 @@ def _pct(x: float) -> str:
     return f"{x:.3f}"
 
 
+def _kept_layer_lines(rec: dict) -> list[str]:
+    kept = rec["tox_layer"].get("kept_from")
+    if not kept:
+        return []
+    lines = [f"  The tuned layer was not trained again this round: it is {kept}, the same file."]
+    if rec["tox_layer"].get("prepare") != "respell":
+        lines.append("  It read the text as prepared before misspellings were read as words.")
+    return lines
+
+
 def training_md(rec: dict) -> str:
     """TRAINING.md from the record."""
     ev, tx = rec["classifier_eval"], rec["toxicity_eval"]
@@ -382,12 +397,19 @@ def training_md(rec: dict) -> str:
         "",
         "Written by `python -m srllm.scoring.train_scorers` (do not edit by hand; rerun it).",
         "Files hold numbers only (safetensors: arrays plus JSON metadata), no pickle.",
-        f"Training took {rec['train_seconds']:.0f} s on {rec['machine']}.",
+        f"Training took {rec['train_seconds']:.0f} s on {rec['machine']}"
+        + (
+            f" (the kept toxicity layer took {rec['tox_layer_seconds']:.0f} s more when it was"
+            " trained)."
+            if rec["tox_layer"].get("kept_from")
+            else "."
+        ),
         "",
         "## What each model saw",
         "",
         "- `toxicity.safetensors`: binary logistic regression over hashed character 2-5-grams",
-        "  and word 1-2-grams of the prepared text (de-obfuscated, every identity term masked as",
+        "  and word 1-2-grams of the prepared text (de-obfuscated, plain misspellings of abusive",
+        "  words, group terms and common words read as the word, every identity term masked as",
         "  `grp`, `srllm/scoring/text.py`) plus its contextual sentence vector: all-MiniLM-L6-v2",
         "  (first 128 word pieces) whose last layer is replaced by a copy fine-tuned for",
         "  toxicity, mean-pooled (`toxicity_layer.safetensors`, `srllm/scoring/tox_layer.py`:",
@@ -414,6 +436,23 @@ def training_md(rec: dict) -> str:
         "  An MLP over the same vector (0.3 of the probability) was tried and left out: better",
         "  on the dev sets, but it flagged everyday text (a recipe) and tripled false alarms on",
         "  harmless requests naming a group (`recipe.TOX_MLP`).",
+        "  Seventh round, chosen on the same dev protocol (linear model refitted, tuned layer",
+        "  fixed): plain misspellings read as words (`text.respell`: doubled letters; a",
+        "  dropped, added or swapped letter from an abusive word of",
+        "  `data/scoring/abuse_terms.txt` (written here) or a group term when no more frequent",
+        "  word is as near; a swapped or missing letter in a word of 6+ letters from a common",
+        "  word; texts of mostly unknown words left alone; leetspeak 8 and 6 read as b and g",
+        "  only when a word results): with a first version of the rule (abusive words won",
+        "  over frequent ones) SBF-dev slice 0.884 -> 0.887, functional dev 0.819 -> 0.843,",
+        "  everyday flagged 2.5% -> 2.9%, ToxiGen pooled 0.851 -> 0.849; a review found that",
+        "  version turned harmless slips into slurs ('whre' -> 'whore') and the shipped rule",
+        "  lets the more frequent word win (functional dev with the sixth-round weights 0.829",
+        "  with no respelling, 0.845 first version, 0.847 shipped rule). Then the toxic rows",
+        "  of the contrast sentences weigh twice (`recipe.TOX_TOXIC_WEIGHT`): functional dev",
+        "  0.843 -> 0.862, SBF-dev slice 0.887 -> 0.888, everyday flagged 2.9% -> 2.5%. Tried",
+        "  and left out: the frozen last-layer mean beside the tuned one (SBF-dev slice 0.886,",
+        "  functional dev 0.812, everyday flagged 4.2%, ToxiGen pooled 0.842).",
+        *_kept_layer_lines(rec),
         "- `response_classifier.safetensors`: six-class logistic regression (balanced class",
         "  weights) over hashed n-grams of the prepared response and prompt, the refusal",
         "  features of `features.py`, lengths, repetition, prompt-response cosine, the toxicity",
@@ -560,7 +599,16 @@ def training_md(rec: dict) -> str:
     if "toxigen_groupwise_auc" in tx:
         lines.append(
             f"- ToxiGen, 3 folds that never share a target group (refit per fold): "
-            f"ROC AUC {_pct(tx['toxigen_groupwise_auc'])}."
+            f"ROC AUC {_pct(tx['toxigen_groupwise_auc'])} (the three folds' scores pooled)."
+        )
+    if tx.get("toxigen_folds"):
+        per = "; ".join(
+            f"{', '.join(f['groups'])} (n {f['n']}): {_pct(f['auc'])}" for f in tx["toxigen_folds"]
+        )
+        mean = sum(f["auc"] for f in tx["toxigen_folds"]) / len(tx["toxigen_folds"])
+        lines.append(
+            f"  Each fold's model on its own unseen groups: {per}; mean {_pct(mean)}. The pooled"
+            " figure also ranks one fold model's scores against another's."
         )
     fx = tx.get("functional_test_half") or {}
     if fx:
@@ -615,19 +663,62 @@ def train_tox_layer(corpus: pl.DataFrame, out: Path) -> Path:
     return path
 
 
+def keep_tox_layer(out: Path) -> tuple[Path, dict]:
+    """The shipped layer, copied to ``out``, and its entry of the shipped record.
+
+    The entry says which round trained it (``kept_from``); the layer's hash must match it.
+    """
+    import shutil
+
+    from srllm.scoring.embed import TOX_LAYER_FILE, weights_dir
+
+    src = weights_dir() / TOX_LAYER_FILE
+    rec = json.loads((weights_dir() / "training_record.json").read_text())
+    entry = dict(rec["tox_layer"])
+    if sha256_file(src) != entry["sha256"]:
+        raise SystemExit(f"{src} does not match its training record; train the layer again")
+    entry.setdefault("seconds", rec.get("tox_layer_seconds", 0.0))
+    entry.setdefault("kept_from", f"the previous round's (layer {entry['sha256'][:8]})")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / TOX_LAYER_FILE
+    if path.resolve() != src.resolve():
+        shutil.copyfile(src, path)
+    return path, entry
+
+
 def main(argv: list[str] | None = None) -> int:
     """Train, evaluate and write ``data/scoring/``."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=DATA_DIR / "scoring")
     ap.add_argument("--quick", action="store_true", help="skip the ToxiGen group-wise refits")
     ap.add_argument("--vector-cache", help="keep encoded texts in this .npz between runs")
+    ap.add_argument(
+        "--keep-layer",
+        action="store_true",
+        help="reuse the shipped toxicity layer (and its record) instead of training it again",
+    )
     args = ap.parse_args(argv)
     import sklearn
 
     t0 = time.perf_counter()
     corpus = R.toxicity_corpus()
-    layer_path = train_tox_layer(corpus, args.out)
-    layer_s = time.perf_counter() - t0
+    if args.keep_layer:
+        layer_path, layer_rec = keep_tox_layer(args.out)
+        layer_s = float(layer_rec.get("seconds", 0.0))
+    else:
+        layer_path = train_tox_layer(corpus, args.out)
+        layer_s = time.perf_counter() - t0
+        layer_rec = {
+            "file": layer_path.name,
+            "sha256": sha256_file(layer_path),
+            "epochs": TL.EPOCHS,
+            "lr": TL.LR,
+            "seconds": layer_s,
+            "prepare": "respell",  # the text it read had misspellings read as words
+            "rows_by_source": {
+                k: v for k, v in corpus.group_by("source").len().iter_rows() if k != "toxigen"
+            },
+        }
     R.cache_vectors(True, args.vector_cache)  # after the layer: cached poolings must match it
     tox = R.fit_toxicity(corpus, meta={"recipe": "srllm.scoring.recipe.fit_toxicity"})
     print(f"toxicity fitted ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
@@ -651,15 +742,7 @@ def main(argv: list[str] | None = None) -> int:
         "script": "python -m srllm.scoring.train_scorers",
         "train_seconds": train_s,
         "tox_layer_seconds": layer_s,
-        "tox_layer": {
-            "file": layer_path.name,
-            "sha256": sha256_file(layer_path),
-            "epochs": TL.EPOCHS,
-            "lr": TL.LR,
-            "rows_by_source": {
-                k: v for k, v in corpus.group_by("source").len().iter_rows() if k != "toxigen"
-            },
-        },
+        "tox_layer": layer_rec,
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
         "python": platform.python_version(),
         "sklearn": sklearn.__version__,
