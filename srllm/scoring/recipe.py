@@ -335,11 +335,11 @@ def toxicity_row_weights(corpus: pl.DataFrame) -> np.ndarray:
     Its source's weight, times :data:`TOX_TOXIC_WEIGHT` for the toxic rows of the sources
     named there.
     """
-    src = corpus["source"].to_list()
+    src = corpus["source"].to_numpy()
     w = np.array([TOX_SOURCE_WEIGHT[s] for s in src])
-    y = corpus["y"].to_numpy()
+    toxic = corpus["y"].to_numpy() == 1
     for s, f in TOX_TOXIC_WEIGHT.items():
-        w[(np.array(src) == s) & (y == 1)] *= f
+        w[(src == s) & toxic] *= f
     return w
 
 

@@ -24,6 +24,7 @@ import re
 import threading
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 
 from srllm.config import DATA_DIR
 from srllm.errors import ConfigError
@@ -78,7 +79,7 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 COMMON = 5000  # a word this frequent in pyspellchecker's English counts is a common word
 
 
-def _word_list(path) -> set[str]:
+def _word_list(path: Path) -> set[str]:
     """The lower-cased entries of a word-list file (``#`` starts a comment); none if absent."""
     words: set[str] = set()
     if path.is_file():
