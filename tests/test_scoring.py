@@ -373,19 +373,60 @@ def test_toxic_contrast_rows_weigh_more_and_a_kept_layer_must_match_its_record(
         base["sbf_dev"],
     ]
 
-    shipped = tmp_path / "shipped"
-    shipped.mkdir()
-    layer = shipped / "toxicity_layer.safetensors"
-    layer.write_bytes(b"layer weights")
-    rec = {"tox_layer": {"sha256": sha256_file(layer), "epochs": 2, "lr": 2e-4}}
-    (shipped / "training_record.json").write_text(json.dumps(rec))
+    import torch
+    from safetensors.torch import save_file
+
+    from srllm.scoring.train_scorers import _kept_layer_lines
+
+    def layer_dir(name: str, keys: list[str]) -> object:
+        folder = tmp_path / name
+        folder.mkdir()
+        layer = folder / "toxicity_layer.safetensors"
+        save_file({k: torch.zeros(2) for k in keys}, str(layer))
+        rec = {"tox_layer": {"sha256": sha256_file(layer), "epochs": 2, "lr": 2e-4}}
+        (folder / "training_record.json").write_text(json.dumps(rec))
+        return folder
+
+    shipped = layer_dir("shipped", ["attention.self.query.bias"])  # a one-layer file
     monkeypatch.setenv("SRLLM_SCORING_DIR", str(shipped))
     path, entry = keep_tox_layer(tmp_path / "out")
-    assert path.read_bytes() == b"layer weights"
-    assert entry["sha256"] == rec["tox_layer"]["sha256"] and "kept_from" in entry
-    layer.write_bytes(b"other weights")  # a layer its record does not describe is refused
+    assert path.read_bytes() == (shipped / "toxicity_layer.safetensors").read_bytes()
+    assert entry["layers"] == 1 and "kept_from" in entry
+    # a stack trained in a run of its own (``--layer-from``): its layer count is read from the
+    # file, and TRAINING.md says where it came from
+    other = layer_dir("dev_run", ["0.attention.self.query.bias", "1.attention.self.query.bias"])
+    path, entry = keep_tox_layer(tmp_path / "out3", other)
+    assert entry["layers"] == 2 and "separate_run" in entry and "kept_from" not in entry
+    assert "run of their own" in " ".join(_kept_layer_lines({"tox_layer": entry}))
+    (shipped / "toxicity_layer.safetensors").write_bytes(b"other")  # not what its record says
     with pytest.raises(SystemExit):
         keep_tox_layer(tmp_path / "out2")
+
+
+def test_a_tuned_stack_of_untouched_top_layers_reads_as_the_frozen_encoder():
+    """One or two tuned top layers load from their state dict and run in the same pass.
+
+    Copies of the frozen layers must give back the frozen last-layer mean exactly, whether
+    the file holds a stack (``"0."``, ``"1."`` keys) or one layer of the first rounds.
+    """
+    from srllm.scoring.embed import POOLINGS, TOX_POOL, get_context_encoder
+
+    enc = get_context_encoder()
+    kept = (enc.tox_layer, enc.tox_layer_sha, enc.tox_input)
+    texts = ["Those people ruin every town they move to.", "Kill the process and restart it.", ""]
+    try:
+        for state, first in (
+            (enc.tuned_stack(2).state_dict(), 4),
+            (enc.model.encoder.layer[5].state_dict(), 5),  # a one-layer file, no prefix
+        ):
+            enc.set_tox_layer(dict(state), "test")
+            assert enc.tox_input == first
+            v = enc.encode_pooled(texts)
+            assert v.shape == (3, len(POOLINGS), enc.dim)
+            np.testing.assert_allclose(v[:, TOX_POOL], v[:, 0], atol=1e-5)
+            assert not v[2].any()  # an empty text stays zeros
+    finally:
+        enc.tox_layer, enc.tox_layer_sha, enc.tox_input = kept
 
 
 def test_toxicity_backends_fail_clearly(monkeypatch, tmp_path):

@@ -34,9 +34,20 @@ _TABLE_KEY = "embeddings.word_embeddings.weight"
 
 _LOCK = threading.Lock()
 _ENCODERS: dict[int, StaticEncoder] = {}
-# MiniLM's last transformer layer fine-tuned for toxicity (``recipe.fit_toxicity_layer``)
+# MiniLM's top transformer layers fine-tuned for toxicity (``tox_layer.fit_toxicity_layer``)
 TOX_LAYER_FILE = "toxicity_layer.safetensors"
-TOX_LAYER_INDEX = 5  # the layer it replaces reads hidden_states[5] (the 5th layer's output)
+TOX_LAYER_INDEX = 5  # one tuned layer replaces the last: it reads hidden_states[5]
+NUM_LAYERS = 6  # MiniLM-L6's transformer layers
+
+
+def tox_stack_layers(state: dict) -> int:
+    """How many top layers a tuned state dict replaces.
+
+    A stack is saved with keys ``"<i>.<name>"`` (a ``torch.nn.ModuleList``; ``"0."`` reads
+    ``hidden_states[NUM_LAYERS - n]``); a file of the first rounds holds one layer's keys.
+    """
+    heads = {k.split(".", 1)[0] for k in state}
+    return len(heads) if all(h.isdigit() for h in heads) else 1
 
 
 def weights_dir() -> Path:
@@ -152,8 +163,9 @@ class ContextEncoder:
         self.model.to(torch.float32)
         self.batch_size = batch_size
         self.dim = int(self.model.config.hidden_size)
-        self.tox_layer = None
+        self.tox_layer = None  # a ModuleList of tuned copies of the top layers
         self.tox_layer_sha = ""
+        self.tox_input = TOX_LAYER_INDEX  # the hidden state the tuned stack reads
         path = weights_dir() / TOX_LAYER_FILE
         if path.is_file():
             from safetensors.torch import load_file
@@ -161,18 +173,29 @@ class ContextEncoder:
             self.set_tox_layer(load_file(str(path)), sha256_file(path)[:8])
 
     def set_tox_layer(self, state: dict | None, sha: str = "") -> None:
-        """Use a fine-tuned copy of the last layer (its state dict) for the ``tox_tuned`` pooling.
+        """Use fine-tuned copies of the top layers (a state dict) for the ``tox_tuned`` pooling.
 
         ``None``: no tuned layer; that pooling then repeats the plain last-layer mean.
         """
-        import copy
-
         if state is None:
             self.tox_layer, self.tox_layer_sha = None, ""
             return
-        layer = copy.deepcopy(self.model.encoder.layer[TOX_LAYER_INDEX])
-        layer.load_state_dict(state)
-        self.tox_layer, self.tox_layer_sha = layer.eval(), sha
+        n = tox_stack_layers(state)
+        if n == 1 and not next(iter(state)).startswith("0."):
+            state = {f"0.{k}": v for k, v in state.items()}  # a one-layer file of the first rounds
+        stack = self.tuned_stack(n)
+        stack.load_state_dict(state)
+        self.tox_layer, self.tox_layer_sha = stack.eval(), sha
+        self.tox_input = NUM_LAYERS - n
+
+    def tuned_stack(self, n: int):
+        """Copies of the frozen encoder's top ``n`` layers (a ``torch.nn.ModuleList``)."""
+        import copy
+
+        import torch
+
+        top = self.model.encoder.layer[NUM_LAYERS - n :]
+        return torch.nn.ModuleList([copy.deepcopy(layer) for layer in top])
 
     def forward(self, texts: list[str], max_tokens: int):
         """Tokenised batch and the frozen model's output with every layer's hidden states."""
@@ -211,8 +234,8 @@ class ContextEncoder:
                 mean = (hidden * mask).sum(1) / count
                 tuned = mean
                 if self.tox_layer is not None:
-                    h = run_layer(
-                        self.tox_layer, res.hidden_states[TOX_LAYER_INDEX], enc["attention_mask"]
+                    h = run_stack(
+                        self.tox_layer, res.hidden_states[self.tox_input], enc["attention_mask"]
                     )
                     tuned = (h * mask).sum(1) / count
                 pooled = [
@@ -232,6 +255,13 @@ def run_layer(layer, hidden, attention_mask):
     ext = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * -1e4
     out = layer(hidden, ext)
     return out[0] if isinstance(out, tuple) else out
+
+
+def run_stack(stack, hidden, attention_mask):
+    """The layers of ``stack`` (a sequence of BERT layers) in turn over ``hidden``."""
+    for layer in stack:
+        hidden = run_layer(layer, hidden, attention_mask)
+    return hidden
 
 
 # poolings of one forward pass (``ContextEncoder.encode_pooled``), in this order; the last,

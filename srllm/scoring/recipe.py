@@ -263,7 +263,7 @@ def _from_cache(cache: dict, fn, prepared: Sequence[str], max_tokens: int, also=
 def context_pooled(prepared: Sequence[str], max_tokens: int) -> np.ndarray:
     """Every pooling of one MiniLM pass (``embed.POOLINGS``): shape (n, poolings, 384).
 
-    ``[:, TOX_POOL]`` is the toxicity model's input (the tuned layer's mean).
+    ``[:, TOX_POOL]`` is the toxicity model's input (the tuned layers' mean).
     """
     from srllm.scoring.embed import get_context_encoder
 
@@ -294,7 +294,7 @@ def benign_group_texts(*, even: bool) -> pl.DataFrame:
 
 
 def toxicity_dense(prepared: Sequence[str], vectors: np.ndarray | None = None) -> np.ndarray:
-    """Dense block of the toxicity model: the tuned layer's sentence vector of the prepared text.
+    """Dense block of the toxicity model: the tuned layers' sentence vector of the prepared text.
 
     ``vectors``: that pooling (``embed.TOX_POOL``), when already computed.
     """

@@ -1,19 +1,20 @@
-"""Fine-tune MiniLM's last transformer layer for toxicity (the ``tox_tuned`` pooling).
+"""Fine-tune MiniLM's top transformer layer(s) for toxicity (the ``tox_tuned`` pooling).
 
 The frozen encoder's mean-pooled vector reads topic more than stance: it cannot tell "X are
 not welcome here" from "X are welcome here", nor a recipe's "beat the eggs" from a threat.
-This trains a copy of the encoder's last layer, end to end with a linear head, on the
-toxicity corpus (``recipe.toxicity_corpus``, ToxiGen left out so that its group-wise figure
-stays held out), over the 5th layer's hidden states computed once by the frozen encoder. At
-scoring time the tuned layer reads the same hidden states as the frozen last layer, in the
-same forward pass (``embed.ContextEncoder.encode_pooled``): one extra layer of six.
+This trains copies of the encoder's top ``LAYERS`` layers, end to end with a linear head, on
+the toxicity corpus (``recipe.toxicity_corpus``, ToxiGen left out so that its group-wise
+figure stays held out), over the hidden states entering them, computed once by the frozen
+encoder. At scoring time the tuned stack reads the same hidden states as the frozen layers,
+in the same forward pass (``embed.ContextEncoder.encode_pooled``): ``LAYERS`` extra layers
+of six.
 
-Weights: ``data/scoring/toxicity_layer.safetensors`` (the layer's state dict, float32).
+Weights: ``data/scoring/toxicity_layer.safetensors`` (the stack's state dict, float32; keys
+``"<i>.<name>"``; a one-layer file of the first rounds has the layer's own keys).
 """
 
 from __future__ import annotations
 
-import copy
 import sys
 import time
 from collections.abc import Sequence
@@ -22,10 +23,10 @@ import numpy as np
 
 from srllm.scoring.embed import (
     CHARS_PER_TOKEN,
-    TOX_LAYER_INDEX,
+    NUM_LAYERS,
     clip,
     get_context_encoder,
-    run_layer,
+    run_stack,
 )
 
 EPOCHS = 2
@@ -34,15 +35,21 @@ HEAD_LR = 1e-3
 BATCH = 32
 WARMUP = 100
 SEED = 0
+LAYERS = 2  # how many top layers are tuned (one in the first rounds)
 
 
-def hidden_batches(texts: Sequence[str], max_tokens: int, batch_size: int = 64) -> list:
-    """Length-sorted batches ``(rows, hidden float16, mask)`` entering the last layer.
+def hidden_batches(
+    texts: Sequence[str], max_tokens: int, batch_size: int = 64, index: int | None = None
+) -> list:
+    """Length-sorted batches ``(rows, hidden float16, mask)``: ``hidden_states[index]``.
+
+    ``index`` defaults to the hidden state entering the tuned stack of ``LAYERS`` layers.
 
     The frozen encoder's hidden states, computed once; the tuned layer trains on them.
     """
     import torch
 
+    index = NUM_LAYERS - LAYERS if index is None else index
     enc = get_context_encoder()
     clean = [clip(t, max_tokens * CHARS_PER_TOKEN) or " " for t in texts]
     order = sorted(range(len(clean)), key=lambda i: len(clean[i]))
@@ -51,9 +58,7 @@ def hidden_batches(texts: Sequence[str], max_tokens: int, batch_size: int = 64) 
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             tok, res = enc.forward([clean[i] for i in rows], max_tokens)
-            out.append(
-                (np.array(rows), res.hidden_states[TOX_LAYER_INDEX].half(), tok["attention_mask"])
-            )
+            out.append((np.array(rows), res.hidden_states[index].half(), tok["attention_mask"]))
     return out
 
 
@@ -65,9 +70,12 @@ def fit_toxicity_layer(
     max_tokens: int,
     epochs: int = EPOCHS,
     lr: float = LR,
+    layers: int | None = None,
     log=None,
 ) -> dict:
-    """The tuned layer's state dict (name -> float32 tensor), trained on prepared ``texts``.
+    """The tuned top ``layers``' state dict (``"<i>.<name>"`` -> float32 tensor).
+
+    Trained on prepared ``texts``; ``embed.ContextEncoder.set_tox_layer`` loads the stack.
 
     Loss: binary cross-entropy of a linear head over the L2-normalised mean of the layer's
     output, weighted by ``weight`` (rows of weight 0 are not trained on). Seeded.
@@ -77,11 +85,12 @@ def fit_toxicity_layer(
     torch.manual_seed(SEED)
     t0 = time.perf_counter()
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    layers = LAYERS if layers is None else layers
     keep = np.flatnonzero(np.asarray(weight) > 0)
-    batches = hidden_batches([texts[i] for i in keep], max_tokens)
+    batches = hidden_batches([texts[i] for i in keep], max_tokens, index=NUM_LAYERS - layers)
     say(f"tox layer: hidden states of {len(keep)} texts ({time.perf_counter() - t0:.0f} s)")
     enc = get_context_encoder()
-    layer = copy.deepcopy(enc.model.encoder.layer[TOX_LAYER_INDEX]).train()
+    layer = enc.tuned_stack(layers).train()
     head = torch.nn.Linear(enc.dim, 1)
     opt = torch.optim.AdamW(
         [
@@ -107,7 +116,7 @@ def fit_toxicity_layer(
         for j in rng.permutation(len(pieces)):
             rows, h, m = pieces[j]
             idx = torch.from_numpy(rows)
-            out = run_layer(layer, h.float(), m)
+            out = run_stack(layer, h.float(), m)
             mf = m.unsqueeze(-1).float()
             v = torch.nn.functional.normalize((out * mf).sum(1) / mf.sum(1).clamp(min=1), dim=-1)
             logit = head(v * 10.0).squeeze(-1)

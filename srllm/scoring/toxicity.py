@@ -49,10 +49,12 @@ class ToxicityBackend(Protocol):
 
 
 class BuiltinToxicity:
-    """Hashed n-gram logistic regression on de-obfuscated, identity-masked text.
+    """Logistic regression over hashed n-grams and a tuned MiniLM sentence vector.
 
-    Trained on ToxiGen, Implicit Hate, Social Bias Frames (dev), ConvAbuse, DiaSafety and
-    Davidson (see ``data/scoring/TRAINING.md``). Identity terms are masked before the model
+    It reads de-obfuscated, identity-masked text; the vector comes from MiniLM with its top
+    layers tuned for toxicity. Trained on ToxiGen, Implicit Hate, Social Bias Frames (dev),
+    DiaSafety (train), Davidson and this project's written sentences (see
+    ``data/scoring/TRAINING.md``). Identity terms are masked before the model
     reads a text, so the same sentence scores the same whichever group it names. No lexicon
     rule overrides the learned score.
     """

@@ -381,12 +381,36 @@ def _pct(x: float) -> str:
 
 def _kept_layer_lines(rec: dict) -> list[str]:
     kept = rec["tox_layer"].get("kept_from")
+    if rec["tox_layer"].get("separate_run"):
+        return [
+            "  The tuned layers were trained in a run of their own this round (the dev",
+            "  comparison above, `train_tox_layer` on the same corpus); this run reused that",
+            "  file (`--keep-layer --layer-from`, hash-checked against its record).",
+        ]
     if not kept:
         return []
     lines = [f"  The tuned layer was not trained again this round: it is {kept}, the same file."]
     if rec["tox_layer"].get("prepare") != "respell":
         lines.append("  It read the text as prepared before misspellings were read as words.")
     return lines
+
+
+def _two_layer_lines(rec: dict) -> list[str]:
+    if rec["tox_layer"].get("layers", 1) < 2:
+        return []
+    return [
+        "  Eighth round: the top two layers tuned instead of the last one, chosen on sets",
+        "  neither version of the layer saw (linear model refitted with the SBF-dev slice and",
+        "  ToxiGen fold 0 held out; DiaSafety **val**, ConvAbuse **valid**, the functional dev",
+        "  half, held-out everyday text, odd-numbered harmless group requests): one layer ->",
+        "  two, DiaSafety val AUC 0.813 -> 0.832, ConvAbuse valid AUC 0.794 -> 0.834,",
+        "  functional dev 0.862 -> 0.857, ToxiGen fold 0 0.976 -> 0.971, everyday flagged",
+        "  3.3% -> 3.3%, harmless group requests flagged 2.9% -> 0.0%. The last layer alone",
+        "  retrained on the respelled text gave 0.814, 0.790, 0.854, 0.977, 2.1%, 2.9%: the",
+        "  gain is the second layer's, not the retraining's. (SBF-dev slice 0.887 -> 0.925,",
+        "  not a dev figure: both layers trained on all of SBF dev.) Cost: one more layer per",
+        "  encoder pass (8 layer passes instead of 7).",
+    ]
 
 
 def training_md(rec: dict) -> str:
@@ -399,9 +423,12 @@ def training_md(rec: dict) -> str:
         "Files hold numbers only (safetensors: arrays plus JSON metadata), no pickle.",
         f"Training took {rec['train_seconds']:.0f} s on {rec['machine']}"
         + (
-            f" (the kept toxicity layer took {rec['tox_layer_seconds']:.0f} s more when it was"
-            " trained)."
+            f" (the kept toxicity layer{'s' if rec['tox_layer'].get('layers', 1) > 1 else ''} took"
+            f" {rec['tox_layer_seconds']:.0f} s more when trained)."
             if rec["tox_layer"].get("kept_from")
+            else f" (the toxicity layers took {rec['tox_layer_seconds']:.0f} s more, in a run of"
+            " their own)."
+            if rec["tox_layer"].get("separate_run")
             else "."
         ),
         "",
@@ -411,15 +438,22 @@ def training_md(rec: dict) -> str:
         "  and word 1-2-grams of the prepared text (de-obfuscated, plain misspellings of abusive",
         "  words, group terms and common words read as the word, every identity term masked as",
         "  `grp`, `srllm/scoring/text.py`) plus its contextual sentence vector: all-MiniLM-L6-v2",
-        "  (first 128 word pieces) whose last layer is replaced by a copy fine-tuned for",
+        "  (first 128 word pieces) whose "
+        + (
+            f"top {n_tuned} layers are replaced by copies"
+            if (n_tuned := rec["tox_layer"].get("layers", 1)) > 1
+            else "last layer is replaced by a copy"
+        )
+        + " fine-tuned for",
         "  toxicity, mean-pooled (`toxicity_layer.safetensors`, `srllm/scoring/tox_layer.py`:",
         f"  {rec['tox_layer']['epochs']} epochs, lr {rec['tox_layer']['lr']:g}, a linear head, "
         "weighted cross-entropy,",
         "  on the corpus below **without ToxiGen**, so the ToxiGen group-wise figure stays held",
-        "  out of the layer as well; the frozen layers 1-5 are shared with the classifier's",
-        "  pass). Chosen on the dev protocol (a seeded 20% slice of SBF dev and five ToxiGen",
-        "  groups held out of training, the functional suite's dev half, everyday sentences of",
-        "  topics not trained on): frozen vector -> tuned layer, SBF-dev slice AUC 0.834 -> 0.850,",
+        f"  out of the layers as well; the frozen layers 1-{6 - n_tuned} are shared with the",
+        "  classifier's pass). The first tuned layer was chosen on the dev protocol (a seeded",
+        "  20% slice of SBF dev and five ToxiGen groups held out of training, the functional",
+        "  suite's dev half, everyday sentences of topics not trained on): frozen vector ->",
+        "  tuned layer, SBF-dev slice AUC 0.834 -> 0.850,",
         "  ToxiGen held-out groups 0.970 -> 0.981, functional dev 0.810 -> 0.808, held-out",
         "  everyday sentences flagged 1.7% -> 2.9%. Trained on ToxiGen",
         "  (all), Implicit Hate stage 1 (explicit or implicit hate = 1), Social Bias Frames",
@@ -452,6 +486,7 @@ def training_md(rec: dict) -> str:
         "  0.843 -> 0.862, SBF-dev slice 0.887 -> 0.888, everyday flagged 2.9% -> 2.5%. Tried",
         "  and left out: the frozen last-layer mean beside the tuned one (SBF-dev slice 0.886,",
         "  functional dev 0.812, everyday flagged 4.2%, ToxiGen pooled 0.842).",
+        *_two_layer_lines(rec),
         *_kept_layer_lines(rec),
         "- `response_classifier.safetensors`: six-class logistic regression (balanced class",
         "  weights) over hashed n-grams of the prepared response and prompt, the refusal",
@@ -663,8 +698,26 @@ def train_tox_layer(corpus: pl.DataFrame, out: Path) -> Path:
     return path
 
 
-def keep_tox_layer(out: Path) -> tuple[Path, dict]:
-    """The shipped layer, copied to ``out``, and its entry of the shipped record.
+def tox_layer_record(corpus: pl.DataFrame, path: Path, seconds: float) -> dict:
+    """The record entry of a layer trained by :func:`train_tox_layer` on ``corpus``."""
+    return {
+        "file": path.name,
+        "sha256": sha256_file(path),
+        "layers": TL.LAYERS,
+        "epochs": TL.EPOCHS,
+        "lr": TL.LR,
+        "seconds": seconds,
+        "prepare": "respell",  # the text it read had misspellings read as words
+        "rows_by_source": {
+            k: v for k, v in corpus.group_by("source").len().iter_rows() if k != "toxigen"
+        },
+    }
+
+
+def keep_tox_layer(out: Path, src_dir: Path | None = None) -> tuple[Path, dict]:
+    """A layer trained before (the shipped one, or ``src_dir``'s), copied to ``out``.
+
+    Returned with its entry of that folder's ``training_record.json``.
 
     The entry says which round trained it (``kept_from``); the layer's hash must match it.
     """
@@ -672,13 +725,22 @@ def keep_tox_layer(out: Path) -> tuple[Path, dict]:
 
     from srllm.scoring.embed import TOX_LAYER_FILE, weights_dir
 
-    src = weights_dir() / TOX_LAYER_FILE
-    rec = json.loads((weights_dir() / "training_record.json").read_text())
+    src_dir = src_dir or weights_dir()
+    src = src_dir / TOX_LAYER_FILE
+    rec = json.loads((src_dir / "training_record.json").read_text())
     entry = dict(rec["tox_layer"])
     if sha256_file(src) != entry["sha256"]:
         raise SystemExit(f"{src} does not match its training record; train the layer again")
+    from safetensors.torch import load_file
+
+    from srllm.scoring.embed import tox_stack_layers
+
     entry.setdefault("seconds", rec.get("tox_layer_seconds", 0.0))
-    entry.setdefault("kept_from", f"the previous round's (layer {entry['sha256'][:8]})")
+    entry["layers"] = tox_stack_layers(load_file(str(src)))  # what the file holds
+    if src_dir.resolve() == weights_dir().resolve():
+        entry.setdefault("kept_from", f"the previous round's (layer {entry['sha256'][:8]})")
+    else:  # trained by this round's recipe in a run of its own (the dev comparison)
+        entry.setdefault("separate_run", str(src_dir))
     out.mkdir(parents=True, exist_ok=True)
     path = out / TOX_LAYER_FILE
     if path.resolve() != src.resolve():
@@ -697,28 +759,30 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="reuse the shipped toxicity layer (and its record) instead of training it again",
     )
+    ap.add_argument(
+        "--layer-from",
+        type=Path,
+        help="with --keep-layer: the folder of the layer to reuse (toxicity_layer.safetensors "
+        "and a training_record.json whose tox_layer entry matches it)",
+    )
     args = ap.parse_args(argv)
+    if args.layer_from and not args.keep_layer:
+        ap.error("--layer-from reuses a trained layer: give --keep-layer with it")
     import sklearn
 
     t0 = time.perf_counter()
     corpus = R.toxicity_corpus()
     if args.keep_layer:
-        layer_path, layer_rec = keep_tox_layer(args.out)
+        layer_path, layer_rec = keep_tox_layer(args.out, args.layer_from)
         layer_s = float(layer_rec.get("seconds", 0.0))
+        if args.layer_from:
+            from safetensors.torch import load_file
+
+            R.set_tox_layer(load_file(str(layer_path)), sha256_file(layer_path)[:8])
     else:
         layer_path = train_tox_layer(corpus, args.out)
         layer_s = time.perf_counter() - t0
-        layer_rec = {
-            "file": layer_path.name,
-            "sha256": sha256_file(layer_path),
-            "epochs": TL.EPOCHS,
-            "lr": TL.LR,
-            "seconds": layer_s,
-            "prepare": "respell",  # the text it read had misspellings read as words
-            "rows_by_source": {
-                k: v for k, v in corpus.group_by("source").len().iter_rows() if k != "toxigen"
-            },
-        }
+        layer_rec = tox_layer_record(corpus, layer_path, layer_s)
     R.cache_vectors(True, args.vector_cache)  # after the layer: cached poolings must match it
     tox = R.fit_toxicity(corpus, meta={"recipe": "srllm.scoring.recipe.fit_toxicity"})
     print(f"toxicity fitted ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
