@@ -398,6 +398,13 @@ def test_toxic_contrast_rows_weigh_more_and_a_kept_layer_must_match_its_record(
     path, entry = keep_tox_layer(tmp_path / "out3", other)
     assert entry["layers"] == 2 and "separate_run" in entry and "kept_from" not in entry
     assert "run of their own" in " ".join(_kept_layer_lines({"tox_layer": entry}))
+    # ... and only when it was trained on this round's corpus
+    rec = json.loads((other / "training_record.json").read_text())
+    rec["tox_layer"]["rows_by_source"] = {"contrasts": 2, "sbf_dev": 2}
+    (other / "training_record.json").write_text(json.dumps(rec))
+    assert keep_tox_layer(tmp_path / "out4", other, corpus)[1]["layers"] == 2
+    with pytest.raises(SystemExit):
+        keep_tox_layer(tmp_path / "out5", other, corpus.head(3))
     (shipped / "toxicity_layer.safetensors").write_bytes(b"other")  # not what its record says
     with pytest.raises(SystemExit):
         keep_tox_layer(tmp_path / "out2")

@@ -708,18 +708,25 @@ def tox_layer_record(corpus: pl.DataFrame, path: Path, seconds: float) -> dict:
         "lr": TL.LR,
         "seconds": seconds,
         "prepare": "respell",  # the text it read had misspellings read as words
-        "rows_by_source": {
-            k: v for k, v in corpus.group_by("source").len().iter_rows() if k != "toxigen"
-        },
+        "rows_by_source": tox_layer_record_rows(corpus),
     }
 
 
-def keep_tox_layer(out: Path, src_dir: Path | None = None) -> tuple[Path, dict]:
+def tox_layer_record_rows(corpus: pl.DataFrame) -> dict[str, int]:
+    """Rows per source the layer trains on (ToxiGen is left out of it)."""
+    return {k: v for k, v in corpus.group_by("source").len().iter_rows() if k != "toxigen"}
+
+
+def keep_tox_layer(
+    out: Path, src_dir: Path | None = None, corpus: pl.DataFrame | None = None
+) -> tuple[Path, dict]:
     """A layer trained before (the shipped one, or ``src_dir``'s), copied to ``out``.
 
     Returned with its entry of that folder's ``training_record.json``.
 
     The entry says which round trained it (``kept_from``); the layer's hash must match it.
+    A layer of ``src_dir`` (trained in a run of its own) must also have been trained on this
+    ``corpus`` (the same rows per source), as TRAINING.md will say it was.
     """
     import shutil
 
@@ -741,6 +748,8 @@ def keep_tox_layer(out: Path, src_dir: Path | None = None) -> tuple[Path, dict]:
         entry.setdefault("kept_from", f"the previous round's (layer {entry['sha256'][:8]})")
     else:  # trained by this round's recipe in a run of its own (the dev comparison)
         entry.setdefault("separate_run", str(src_dir))
+        if corpus is not None and entry.get("rows_by_source") != tox_layer_record_rows(corpus):
+            raise SystemExit(f"{src} was trained on another corpus than this round's")
     out.mkdir(parents=True, exist_ok=True)
     path = out / TOX_LAYER_FILE
     if path.resolve() != src.resolve():
@@ -773,7 +782,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     corpus = R.toxicity_corpus()
     if args.keep_layer:
-        layer_path, layer_rec = keep_tox_layer(args.out, args.layer_from)
+        layer_path, layer_rec = keep_tox_layer(args.out, args.layer_from, corpus)
         layer_s = float(layer_rec.get("seconds", 0.0))
         if args.layer_from:
             from safetensors.torch import load_file
