@@ -419,7 +419,7 @@ def test_a_tuned_stack_of_untouched_top_layers_reads_as_the_frozen_encoder():
     from srllm.scoring.embed import POOLINGS, TOX_POOL, get_context_encoder
 
     enc = get_context_encoder()
-    kept = (enc.tox_layer, enc.tox_layer_sha, enc.tox_input)
+    kept = (enc.tox_layer, enc.tox_layer_sha)
     texts = ["Those people ruin every town they move to.", "Kill the process and restart it.", ""]
     try:
         for state, first in (
@@ -433,7 +433,7 @@ def test_a_tuned_stack_of_untouched_top_layers_reads_as_the_frozen_encoder():
             np.testing.assert_allclose(v[:, TOX_POOL], v[:, 0], atol=1e-5)
             assert not v[2].any()  # an empty text stays zeros
     finally:
-        enc.tox_layer, enc.tox_layer_sha, enc.tox_input = kept
+        enc.tox_layer, enc.tox_layer_sha = kept
 
 
 def test_toxicity_backends_fail_clearly(monkeypatch, tmp_path):

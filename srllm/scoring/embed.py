@@ -36,8 +36,14 @@ _LOCK = threading.Lock()
 _ENCODERS: dict[int, StaticEncoder] = {}
 # MiniLM's top transformer layers fine-tuned for toxicity (``tox_layer.fit_toxicity_layer``)
 TOX_LAYER_FILE = "toxicity_layer.safetensors"
-TOX_LAYER_INDEX = 5  # one tuned layer replaces the last: it reads hidden_states[5]
 NUM_LAYERS = 6  # MiniLM-L6's transformer layers
+
+
+def read_tox_layer(path: Path) -> tuple[dict, str]:
+    """A tuned layer file's state dict and short hash (what ``set_tox_layer`` takes)."""
+    from safetensors.torch import load_file
+
+    return load_file(str(path)), sha256_file(path)[:8]
 
 
 def tox_stack_layers(state: dict) -> int:
@@ -165,12 +171,14 @@ class ContextEncoder:
         self.dim = int(self.model.config.hidden_size)
         self.tox_layer = None  # a ModuleList of tuned copies of the top layers
         self.tox_layer_sha = ""
-        self.tox_input = TOX_LAYER_INDEX  # the hidden state the tuned stack reads
         path = weights_dir() / TOX_LAYER_FILE
         if path.is_file():
-            from safetensors.torch import load_file
+            self.set_tox_layer(*read_tox_layer(path))
 
-            self.set_tox_layer(load_file(str(path)), sha256_file(path)[:8])
+    @property
+    def tox_input(self) -> int:
+        """Index of the hidden state the tuned stack reads (``hidden_states[NUM_LAYERS - n]``)."""
+        return NUM_LAYERS - (len(self.tox_layer) if self.tox_layer is not None else 1)
 
     def set_tox_layer(self, state: dict | None, sha: str = "") -> None:
         """Use fine-tuned copies of the top layers (a state dict) for the ``tox_tuned`` pooling.
@@ -186,7 +194,6 @@ class ContextEncoder:
         stack = self.tuned_stack(n)
         stack.load_state_dict(state)
         self.tox_layer, self.tox_layer_sha = stack.eval(), sha
-        self.tox_input = NUM_LAYERS - n
 
     def tuned_stack(self, n: int):
         """Copies of the frozen encoder's top ``n`` layers (a ``torch.nn.ModuleList``)."""

@@ -379,6 +379,17 @@ def _pct(x: float) -> str:
     return f"{x:.3f}"
 
 
+def _layer_time(rec: dict) -> str:
+    """How long a toxicity layer trained outside this run took ('.' when it trained here)."""
+    layer, seconds = rec["tox_layer"], rec["tox_layer_seconds"]
+    if layer.get("kept_from"):
+        plural = "s" if layer.get("layers", 1) > 1 else ""
+        return f" (the kept toxicity layer{plural} took {seconds:.0f} s more when trained)."
+    if layer.get("separate_run"):
+        return f" (the toxicity layers took {seconds:.0f} s more, in a run of their own)."
+    return "."
+
+
 def _kept_layer_lines(rec: dict) -> list[str]:
     kept = rec["tox_layer"].get("kept_from")
     if rec["tox_layer"].get("separate_run"):
@@ -421,16 +432,7 @@ def training_md(rec: dict) -> str:
         "",
         "Written by `python -m srllm.scoring.train_scorers` (do not edit by hand; rerun it).",
         "Files hold numbers only (safetensors: arrays plus JSON metadata), no pickle.",
-        f"Training took {rec['train_seconds']:.0f} s on {rec['machine']}"
-        + (
-            f" (the kept toxicity layer{'s' if rec['tox_layer'].get('layers', 1) > 1 else ''} took"
-            f" {rec['tox_layer_seconds']:.0f} s more when trained)."
-            if rec["tox_layer"].get("kept_from")
-            else f" (the toxicity layers took {rec['tox_layer_seconds']:.0f} s more, in a run of"
-            " their own)."
-            if rec["tox_layer"].get("separate_run")
-            else "."
-        ),
+        f"Training took {rec['train_seconds']:.0f} s on {rec['machine']}{_layer_time(rec)}",
         "",
         "## What each model saw",
         "",
@@ -738,12 +740,10 @@ def keep_tox_layer(
     entry = dict(rec["tox_layer"])
     if sha256_file(src) != entry["sha256"]:
         raise SystemExit(f"{src} does not match its training record; train the layer again")
-    from safetensors.torch import load_file
-
-    from srllm.scoring.embed import tox_stack_layers
+    from srllm.scoring.embed import read_tox_layer, tox_stack_layers
 
     entry.setdefault("seconds", rec.get("tox_layer_seconds", 0.0))
-    entry["layers"] = tox_stack_layers(load_file(str(src)))  # what the file holds
+    entry["layers"] = tox_stack_layers(read_tox_layer(src)[0])  # what the file holds
     if src_dir.resolve() == weights_dir().resolve():
         entry.setdefault("kept_from", f"the previous round's (layer {entry['sha256'][:8]})")
     else:  # trained by this round's recipe in a run of its own (the dev comparison)
@@ -785,9 +785,9 @@ def main(argv: list[str] | None = None) -> int:
         layer_path, layer_rec = keep_tox_layer(args.out, args.layer_from, corpus)
         layer_s = float(layer_rec.get("seconds", 0.0))
         if args.layer_from:
-            from safetensors.torch import load_file
+            from srllm.scoring.embed import read_tox_layer
 
-            R.set_tox_layer(load_file(str(layer_path)), sha256_file(layer_path)[:8])
+            R.set_tox_layer(*read_tox_layer(layer_path))
     else:
         layer_path = train_tox_layer(corpus, args.out)
         layer_s = time.perf_counter() - t0
