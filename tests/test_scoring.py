@@ -410,6 +410,60 @@ def test_toxic_contrast_rows_weigh_more_and_a_kept_layer_must_match_its_record(
         keep_tox_layer(tmp_path / "out2")
 
 
+def test_a_layer_kept_from_the_previous_round_says_so_and_names_the_rows_it_never_read(
+    monkeypatch, tmp_path
+):
+    """The previous round trained its layers in a run of their own; this round keeps them."""
+    import torch
+    from safetensors.torch import save_file
+
+    from srllm.scoring.data import sha256_file
+    from srllm.scoring.train_scorers import _kept_layer_lines, keep_tox_layer
+
+    layer = tmp_path / "toxicity_layer.safetensors"
+    save_file({k: torch.zeros(2) for k in ("0.a.bias", "1.a.bias")}, str(layer))
+    entry = {
+        "sha256": sha256_file(layer),
+        "separate_run": "the previous round's dev comparison",
+        "rows_by_source": {"contrasts": 1860, "sbf_dev": 4666},
+    }
+    (tmp_path / "training_record.json").write_text(json.dumps({"tox_layer": entry}))
+    monkeypatch.setenv("SRLLM_SCORING_DIR", str(tmp_path))
+    _, kept = keep_tox_layer(tmp_path / "out")
+    assert "separate_run" not in kept and "kept_from" in kept
+    rec = {"tox_layer": kept, "toxicity_rows": {"contrasts": 2460, "sbf_dev": 4666, "toxigen": 9}}
+    text = " ".join(_kept_layer_lines(rec))
+    assert "not trained again this round" in text and "run of their own" not in text
+    assert "contrasts 1860 -> 2460" in text and "sbf_dev" not in text and "toxigen" not in text
+
+
+def test_opinion_frames_repeat_a_share_of_the_corpus_with_its_own_labels():
+    """ "I've always felt that X" must not read as harmless because of the frame."""
+    from srllm.scoring import recipe as R
+
+    texts = [f"Sentence number {i} about something." for i in range(2000)]
+    corpus = pl.DataFrame(
+        {
+            "text": texts,
+            "y": [i % 2 for i in range(2000)],
+            "source": ["contrasts"] * 2000,
+            "group": [None] * 2000,
+        },
+        schema_overrides={"group": pl.String},
+    )
+    framed = R.framed_rows(corpus)
+    assert 0.12 < framed.height / corpus.height < 0.18
+    by_text = dict(zip(texts, corpus["y"].to_list(), strict=True))
+    for text, y in zip(framed["text"].to_list(), framed["y"].to_list(), strict=True):
+        frame = next(f for f in R.OPINION_FRAMES if text.startswith(f + " "))
+        original = text[len(frame) + 1 :]
+        assert by_text[original[:1].upper() + original[1:]] == y
+    # a subset (the ToxiGen group-wise refits) frames the same texts the same way
+    sub = R.framed_rows(corpus.head(500))
+    assert set(sub["text"].to_list()) <= set(framed["text"].to_list())
+    assert R.framed_rows(corpus, share=0).height == 0
+
+
 def test_a_tuned_stack_of_untouched_top_layers_reads_as_the_frozen_encoder():
     """One or two tuned top layers load from their state dict and run in the same pass.
 

@@ -69,6 +69,39 @@ BENIGN_MENTIONS = "train/benign_group_mentions.jsonl"
 # ``_heldout`` file (other topics) only measures false alarms
 EVERYDAY = "train/everyday_text.jsonl"
 EVERYDAY_HELDOUT = "train/everyday_text_heldout.jsonl"
+# Opinion frames (written here). The linear model also reads a share of its corpus again
+# behind one of them, with the row's own label and weight, so that "I've always felt that ..."
+# carries no verdict of its own: without it, first-person framing read as harmless (the
+# harmless corpora are full of it) and "i have always felt that grp are disgusting" scored
+# 0.31 against 0.99 without the frame. Chosen on the dev protocol (linear model refitted,
+# tuned layers fixed): share 0 / 0.15 / 0.3: functional dev half 0.857 / 0.869 / 0.876,
+# phrase_opinion 0.73 / 0.87 / 0.87, ToxiGen dev fold 0.971 / 0.976 / 0.973, DiaSafety val
+# 0.832 / 0.829 / 0.830, ConvAbuse valid 0.834 / 0.832 / 0.824, everyday flagged 3.3% / 2.9% /
+# 2.9% (0.15: 0.3 gained little more and cost ConvAbuse). Measured before the contrast sentences
+# that nearly repeat functional-suite cases were dropped (TRAINING.md).
+OPINION_FRAMES = (
+    "I think",
+    "I've always felt that",
+    "Honestly,",
+    "In my opinion,",
+    "If you ask me,",
+    "I believe",
+    "Let's be real,",
+    "I'm convinced that",
+    "Personally, I'd say",
+    "It seems to me that",
+    "Everyone knows",
+    "I just feel like",
+    "To be honest,",
+    "My view is that",
+    "I'd argue that",
+    "Call me old-fashioned, but",
+    "I've come to believe that",
+    "Deep down I think",
+    "I'm sure that",
+    "Frankly,",
+)
+TOX_FRAME_SHARE = 0.15
 
 
 # ---- toxicity -------------------------------------------------------------------------------
@@ -329,6 +362,33 @@ class ToxicityModel:
         return (1.0 - TOX_MLP_WEIGHT) * p + TOX_MLP_WEIGHT * self.mlp.predict_proba(dense)
 
 
+def _text_hash(text: str) -> int:
+    import hashlib
+
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+def framed_rows(corpus: pl.DataFrame, share: float = TOX_FRAME_SHARE) -> pl.DataFrame:
+    """A share of ``corpus``'s rows again, each behind an opinion frame, label and source kept.
+
+    Which rows and which frame follow a hash of the text, so a subset of the corpus (the
+    ToxiGen group-wise refits) frames the same texts the same way.
+    """
+    if share <= 0 or not corpus.height:
+        return corpus.clear()
+    out = []
+    for text in corpus["text"].to_list():
+        h = _text_hash(text)
+        t = text.strip()
+        if not t or (h % 10_000) >= share * 10_000:
+            out.append(None)
+            continue
+        frame = OPINION_FRAMES[(h // 10_000) % len(OPINION_FRAMES)]
+        out.append(f"{frame} {t[:1].lower()}{t[1:]}")
+    framed = corpus.with_columns(pl.Series("text", out, dtype=pl.String))
+    return framed.filter(pl.col("text").is_not_null())
+
+
 def toxicity_row_weights(corpus: pl.DataFrame) -> np.ndarray:
     """Each row's weight in the linear toxicity model.
 
@@ -346,8 +406,10 @@ def toxicity_row_weights(corpus: pl.DataFrame) -> np.ndarray:
 def fit_toxicity(corpus: pl.DataFrame, *, c: float = TOX_C, meta: dict | None = None):
     """Both parts of :class:`ToxicityModel` on prepared (de-obfuscated, identity-masked) texts.
 
-    The MLP sees rows drawn with :func:`toxicity_row_weights` (then class-balanced), seed 0.
+    The linear model (and the MLP) also read :func:`framed_rows` of ``corpus``. The MLP sees
+    rows drawn with :func:`toxicity_row_weights` (then class-balanced), seed 0.
     """
+    corpus = pl.concat([corpus, framed_rows(corpus)])
     texts = [prepare(t) for t in corpus["text"].to_list()]
     y = corpus["y"].to_numpy()
     w = toxicity_row_weights(corpus)

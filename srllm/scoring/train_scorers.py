@@ -400,10 +400,56 @@ def _kept_layer_lines(rec: dict) -> list[str]:
         ]
     if not kept:
         return []
-    lines = [f"  The tuned layer was not trained again this round: it is {kept}, the same file."]
+    plural = rec["tox_layer"].get("layers", 1) > 1
+    lines = [
+        f"  The tuned layer{'s were' if plural else ' was'} not trained again this round: "
+        f"{'they are' if plural else 'it is'} {kept}, the same file."
+    ]
     if rec["tox_layer"].get("prepare") != "respell":
         lines.append("  It read the text as prepared before misspellings were read as words.")
+    seen = rec["tox_layer"].get("rows_by_source") or {}
+    now = {k: v for k, v in rec.get("toxicity_rows", {}).items() if k != "toxigen"}
+    changed = [
+        f"{k} {seen.get(k, 0)} -> {v}" for k, v in sorted(now.items()) if seen and seen.get(k) != v
+    ]
+    if changed:
+        lines.append(
+            f"  {'They were' if plural else 'It was'} trained before this round's rows were added "
+            "(rows per source, read by the tuned layers -> by the linear model): "
+            + ", ".join(changed)
+            + "."
+        )
     return lines
+
+
+def _framing_lines(rec: dict) -> list[str]:
+    share = rec.get("tox_frame_share", 0.0)
+    if not share:
+        return []
+    return [
+        "  Ninth round, chosen on the same dev protocol as the eighth (linear model refitted,",
+        "  tuned layers fixed): 600 more contrast sentences written here from the names of",
+        "  the kinds alone (`tc-4001`..`tc-4600`: hate by denying a group a quality, hate",
+        "  framed as an opinion, insinuation without an insulting word; and harmless",
+        "  look-alikes: the same shapes aimed at one person, a firm or a product, harmless",
+        "  opinions about groups, harmless 'the street changed when ...' sentences); and the",
+        f"  linear model reads a share ({share:g}) of its corpus again behind an opinion frame",
+        "  ('I've always felt that ...', `recipe.OPINION_FRAMES`, written here) with the",
+        "  row's own label, so that first-person framing carries no verdict of its own",
+        "  ('i have always felt that grp are disgusting' scored 0.31, the bare sentence",
+        "  0.99). Dev figures, neither / the sentences / both: functional dev half 0.857 /",
+        "  0.873 / 0.876 (negated_positive 0.67 / 0.80 / 0.80, derog_impl 0.53 / 0.67 / 0.67,",
+        "  phrase_opinion 0.73 / 0.80 / 0.80), ToxiGen fold 0 0.971 / 0.980 / 0.980,",
+        "  DiaSafety val 0.832 / 0.831 / 0.829, ConvAbuse valid 0.834 / 0.835 / 0.837,",
+        "  everyday flagged 3.3% / 3.3% / 2.9%, harmless group requests 0% in all three;",
+        "  the framing alone: functional dev 0.869 (phrase_opinion 0.87). Then, before the",
+        "  round, every contrast sentence that nearly repeats a case of the functional suite",
+        "  (difflib ratio >= 0.85 between the prepared texts, either half; 49 of the older",
+        "  sentences, such as 'Why are Jewish people so stupid?', and 2 of the new) was",
+        "  dropped from `toxicity_contrasts.jsonl`, and a test keeps it so: the dev figures",
+        "  above were measured with them, and the functional figures of earlier rounds were",
+        "  lifted by them. The kept tuned layers were trained before they were dropped.",
+    ]
 
 
 def _two_layer_lines(rec: dict) -> list[str]:
@@ -462,7 +508,8 @@ def training_md(rec: dict) -> str:
         "  **dev** (offensiveYN >= 0.5), DiaSafety **train** (the three toxic categories),",
         "  Davidson hate (1) and neither (0) at low weight, and this project's contrast",
         "  sentences (`data/train/toxicity_contrasts.jsonl`: counter-speech, negated hate,",
-        "  reclaimed terms, profanity and abuse that target no group, obfuscated text; written",
+        "  reclaimed terms, profanity and abuse that target no group, obfuscated text, hate",
+        "  by negated qualities, opinion-framed hate, insinuation and their look-alikes; written",
         "  here, never taken from the functional suite), the even-numbered harmless qos",
         "  requests, this project's harmless sentences naming a group",
         "  (`data/train/benign_group_mentions.jsonl`) and its harmless everyday sentences of",
@@ -489,6 +536,7 @@ def training_md(rec: dict) -> str:
         "  and left out: the frozen last-layer mean beside the tuned one (SBF-dev slice 0.886,",
         "  functional dev 0.812, everyday flagged 4.2%, ToxiGen pooled 0.842).",
         *_two_layer_lines(rec),
+        *_framing_lines(rec),
         *_kept_layer_lines(rec),
         "- `response_classifier.safetensors`: six-class logistic regression (balanced class",
         "  weights) over hashed n-grams of the prepared response and prompt, the refusal",
@@ -745,6 +793,7 @@ def keep_tox_layer(
     entry.setdefault("seconds", rec.get("tox_layer_seconds", 0.0))
     entry["layers"] = tox_stack_layers(read_tox_layer(src)[0])  # what the file holds
     if src_dir.resolve() == weights_dir().resolve():
+        entry.pop("separate_run", None)  # how the previous round got it, not this one
         entry.setdefault("kept_from", f"the previous round's (layer {entry['sha256'][:8]})")
     else:  # trained by this round's recipe in a run of its own (the dev comparison)
         entry.setdefault("separate_run", str(src_dir))
@@ -829,6 +878,7 @@ def main(argv: list[str] | None = None) -> int:
         "gptfuzz": evaluate_gptfuzz(clf, tox),
         "toxicity_eval": evaluate_toxicity(tox, corpus, args.quick),
         "toxicity_contrasts_file": R.CONTRASTS,
+        "tox_frame_share": R.TOX_FRAME_SHARE,
         "total_seconds": time.perf_counter() - t0,
     }
     (args.out / "training_record.json").write_text(json.dumps(rec, indent=1, sort_keys=True))
