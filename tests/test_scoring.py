@@ -738,3 +738,16 @@ def test_labelled_responses_keep_shared_sentences_in_shared_and_load_them_by_pat
     assert all("{src}" not in i["response"] for i in cf)
     echoed = sum(i["prompt"].removeprefix(CONTINUE_PREFIX) in i["response"] for i in cf)
     assert echoed == 35  # the responses that repeated their sentence, restored exactly
+
+
+def test_shipped_training_md_is_what_its_record_says():
+    """TRAINING.md is written from training_record.json; an edit by hand or a stale text fails."""
+    from srllm.config import DATA_DIR
+    from srllm.scoring.train_scorers import training_md
+
+    folder = DATA_DIR / "scoring"
+    rec = json.loads((folder / "training_record.json").read_text())
+    assert training_md(rec) == (folder / "TRAINING.md").read_text()
+    # per-class tables follow the taxonomy's order, not the record's sorted keys
+    text = (folder / "TRAINING.md").read_text()
+    assert text.index("| partial_answer |") < text.index("| failure_to_answer |")

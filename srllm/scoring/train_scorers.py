@@ -422,6 +422,11 @@ def _kept_layer_lines(rec: dict) -> list[str]:
     return lines
 
 
+def _in_class_order(per_class: dict) -> list[tuple[str, dict]]:
+    """Per-class entries in the taxonomy's order (the record's JSON sorts keys)."""
+    return [(c, per_class[c]) for c in R.CLASSES if c in per_class]
+
+
 def _framing_lines(rec: dict) -> list[str]:
     share = rec.get("tox_frame_share", 0.0)
     if not share:
@@ -448,7 +453,12 @@ def _framing_lines(rec: dict) -> list[str]:
         "  sentences, such as 'Why are Jewish people so stupid?', and 2 of the new) was",
         "  dropped from `toxicity_contrasts.jsonl`, and a test keeps it so: the dev figures",
         "  above were measured with them, and the functional figures of earlier rounds were",
-        "  lifted by them. The kept tuned layers were trained before they were dropped.",
+        "  lifted by them."
+        + (
+            " The kept tuned layers were trained before they were dropped."
+            if rec["tox_layer"].get("kept_from")
+            else ""
+        ),
     ]
 
 
@@ -612,7 +622,7 @@ def training_md(rec: dict) -> str:
         "| category | precision | recall | F1 | support |",
         "|---|---|---|---|---|",
     ]
-    for c, v in ev["by_source"]["per_class"].items():
+    for c, v in _in_class_order(ev["by_source"]["per_class"]):
         lines.append(
             f"| {c} | {_pct(v['precision'])} | {_pct(v['recall'])} | "
             f"{_pct(v['f1'])} | {v['support']} |"
@@ -652,7 +662,7 @@ def training_md(rec: dict) -> str:
     if emb:
         rec_ = ", ".join(
             f"{c} {_pct(v['recall'])} (n {v['support']})"
-            for c, v in emb["per_class"].items()
+            for c, v in _in_class_order(emb["per_class"])
             if v["support"]
         )
         lines += [
