@@ -379,11 +379,15 @@ def _pct(x: float) -> str:
     return f"{x:.3f}"
 
 
+def _plural_layers(rec: dict) -> bool:
+    return rec["tox_layer"].get("layers", 1) > 1
+
+
 def _layer_time(rec: dict) -> str:
     """How long a toxicity layer trained outside this run took ('.' when it trained here)."""
     layer, seconds = rec["tox_layer"], rec["tox_layer_seconds"]
     if layer.get("kept_from"):
-        plural = "s" if layer.get("layers", 1) > 1 else ""
+        plural = "s" if _plural_layers(rec) else ""
         return f" (the kept toxicity layer{plural} took {seconds:.0f} s more when trained)."
     if layer.get("separate_run"):
         return f" (the toxicity layers took {seconds:.0f} s more, in a run of their own)."
@@ -400,7 +404,7 @@ def _kept_layer_lines(rec: dict) -> list[str]:
         ]
     if not kept:
         return []
-    plural = rec["tox_layer"].get("layers", 1) > 1
+    plural = _plural_layers(rec)
     lines = [
         f"  The tuned layer{'s were' if plural else ' was'} not trained again this round: "
         f"{'they are' if plural else 'it is'} {kept}, the same file."
@@ -408,7 +412,7 @@ def _kept_layer_lines(rec: dict) -> list[str]:
     if rec["tox_layer"].get("prepare") != "respell":
         lines.append("  It read the text as prepared before misspellings were read as words.")
     seen = rec["tox_layer"].get("rows_by_source") or {}
-    now = {k: v for k, v in rec.get("toxicity_rows", {}).items() if k != "toxigen"}
+    now = _layer_rows(rec.get("toxicity_rows", {}))
     changed = [
         f"{k} {seen.get(k, 0)} -> {v}" for k, v in sorted(now.items()) if seen and seen.get(k) != v
     ]
@@ -736,6 +740,10 @@ def training_md(rec: dict) -> str:
     return "\n".join(lines)
 
 
+# the source the tuned layers never read, so its group-wise figure stays held out of them
+TOX_LAYER_LEFT_OUT = "toxigen"
+
+
 def train_tox_layer(corpus: pl.DataFrame, out: Path) -> Path:
     """Fine-tune the encoder's toxicity layer on ``corpus`` less ToxiGen; save; install it.
 
@@ -748,7 +756,10 @@ def train_tox_layer(corpus: pl.DataFrame, out: Path) -> Path:
 
     texts = [R.prepare(t) for t in corpus["text"].to_list()]
     weight = np.array(
-        [0.0 if s == "toxigen" else R.TOX_SOURCE_WEIGHT[s] for s in corpus["source"].to_list()]
+        [
+            0.0 if s == TOX_LAYER_LEFT_OUT else R.TOX_SOURCE_WEIGHT[s]
+            for s in corpus["source"].to_list()
+        ]
     )
     state = TL.fit_toxicity_layer(texts, corpus["y"].to_numpy(), weight, max_tokens=R.TOX_TOKENS)
     out.mkdir(parents=True, exist_ok=True)
@@ -772,9 +783,14 @@ def tox_layer_record(corpus: pl.DataFrame, path: Path, seconds: float) -> dict:
     }
 
 
+def _layer_rows(rows_by_source: dict[str, int]) -> dict[str, int]:
+    """The corpus's rows per source that the tuned layers train on (ToxiGen left out)."""
+    return {k: v for k, v in rows_by_source.items() if k != TOX_LAYER_LEFT_OUT}
+
+
 def tox_layer_record_rows(corpus: pl.DataFrame) -> dict[str, int]:
     """Rows per source the layer trains on (ToxiGen is left out of it)."""
-    return {k: v for k, v in corpus.group_by("source").len().iter_rows() if k != "toxigen"}
+    return _layer_rows(dict(corpus.group_by("source").len().iter_rows()))
 
 
 def keep_tox_layer(
