@@ -466,6 +466,24 @@ def _framing_lines(rec: dict) -> list[str]:
     ]
 
 
+def _retrained_layer_lines(rec: dict) -> list[str]:
+    """The tenth round: the tuned layers trained again without the dropped near copies."""
+    layer = rec["tox_layer"]
+    if layer.get("kept_from") or layer.get("separate_run") or not rec.get("tox_frame_share"):
+        return []
+    return [
+        "  Tenth round: the tuned layers trained again, here, on this corpus (the ninth",
+        "  round had kept the eighth's, trained with 49 of the dropped near copies); nothing",
+        "  else changed, nothing was chosen. Test figures, ninth -> tenth: functional test",
+        "  half 0.899 -> 0.892 (negate_neg 0.600 -> 0.467, slur_reclaimed 0.750 -> 0.688,",
+        "  spell_neutral 0.941 -> 0.824; ident_pos 0.867 -> 1.000, target_indiv 0.733 ->",
+        "  0.800), SBF test AUC 0.884 -> 0.881, ToxiGen pooled 0.859 -> 0.863, harmless group",
+        "  requests flagged 0% -> 2.9%, everyday 3.3% -> 2.1%. Part of each move is a",
+        "  retrain's noise (15 cases per functionality); the rest is what the ninth round's",
+        "  layers had learnt from near copies of suite cases.",
+    ]
+
+
 def _two_layer_lines(rec: dict) -> list[str]:
     if rec["tox_layer"].get("layers", 1) < 2:
         return []
@@ -551,6 +569,7 @@ def training_md(rec: dict) -> str:
         "  functional dev 0.812, everyday flagged 4.2%, ToxiGen pooled 0.842).",
         *_two_layer_lines(rec),
         *_framing_lines(rec),
+        *_retrained_layer_lines(rec),
         *_kept_layer_lines(rec),
         "- `response_classifier.safetensors`: six-class logistic regression (balanced class",
         "  weights) over hashed n-grams of the prepared response and prompt, the refusal",
