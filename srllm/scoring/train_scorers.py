@@ -485,7 +485,7 @@ def _retrained_layer_lines(rec: dict) -> list[str]:
 
 
 def _two_layer_lines(rec: dict) -> list[str]:
-    if rec["tox_layer"].get("layers", 1) < 2:
+    if not _plural_layers(rec):
         return []
     return [
         "  Eighth round: the top two layers tuned instead of the last one, chosen on sets",
